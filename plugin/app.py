@@ -1,0 +1,188 @@
+"""The application factory: settings, database, logging, error handling and the adapters."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from plugin.db import make_engine, make_session_factory
+from plugin.errors import DomainError
+from plugin.problems import problem
+from plugin.settings import Settings, load_settings
+
+log = logging.getLogger("wordofmouth")
+REQUEST_ID_HEADER = "X-Request-Id"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            record.request_id = g.request_id
+        except (AttributeError, RuntimeError):
+            record.request_id = "-"
+        return True
+
+
+def _configure_logging(level: str) -> None:
+    if log.handlers:
+        log.setLevel(level)
+        return
+    handler = logging.StreamHandler()
+    handler.addFilter(_RequestIdFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False
+
+
+def get_settings(app: Flask) -> Settings:
+    return app.extensions["wordofmouth.settings"]
+
+
+def db_session() -> Session:
+    """The session of the current request, opened on first use; the request commits it."""
+    if "db_session" not in g:
+        from flask import current_app
+
+        g.db_session = current_app.extensions["wordofmouth.sessions"]()
+    return g.db_session
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def assign_request_id() -> None:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+    @app.after_request
+    def finish_unit_of_work(response: Response) -> Response:
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            try:
+                if response.status_code < 400:
+                    session.commit()
+                else:
+                    session.rollback()
+            except SQLAlchemyError:
+                session.rollback()
+                log.exception("commit failed")
+                response = problem(
+                    503,
+                    "Service unavailable",
+                    "The database did not accept the change. Nothing was saved; please try again.",
+                )
+            finally:
+                session.close()
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        return response
+
+    @app.teardown_request
+    def close_leftover_session(_exc: BaseException | None) -> None:
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        if status >= 500:
+            log.error("%s %s -> %s", request.method, request.path, status)
+        else:
+            log.info("%s %s -> %s: %s", request.method, request.path, status, exc.description)
+        response = problem(status, exc.name, exc.description or exc.name)
+        if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError) -> Response:
+        log.info("%s %s -> %s: %s", request.method, request.path, exc.status, exc.detail)
+        return problem(exc.status, exc.title, exc.detail)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(
+            500,
+            "Something went wrong",
+            "An unexpected error stopped this request and nothing was saved. "
+            "If it happens again, give your administrator the request id below.",
+        )
+
+
+def _register_core_views(app: Flask) -> None:
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        try:
+            with app.extensions["wordofmouth.engine"].connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            log.warning("health check: database unreachable: %s", exc.__class__.__name__)
+            return jsonify(status="unavailable", database="unreachable"), 503
+        return jsonify(status="ok", database="ok"), 200
+
+    @app.get("/")
+    def index() -> str:
+        return render_template("index.html", settings=get_settings(app), admin_urls=admin_urls(app))
+
+
+ADMIN_ENDPOINTS: list[tuple[str, str]] = [
+    ("lti.login", "OIDC login (initiate login) URL"),
+    ("lti.launch", "Redirect / target link URI (launches and deep linking)"),
+    ("lti.jwks", "Public key set (JWKS) URL"),
+    ("lti.register", "Dynamic registration URL"),
+    ("demo.index", "Demo LMS"),
+    ("healthz", "Health check"),
+]
+
+
+def admin_urls(app: Flask) -> list[tuple[str, str]]:
+    """Every URL an LMS admin needs, built from ``WOM_BASE_URL``, for the endpoints this app serves."""
+    from urllib.parse import urlsplit
+
+    from flask import url_for
+
+    base = urlsplit(get_settings(app).base_url)
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    with app.test_request_context("/", base_url=f"{base.scheme}://{base.netloc}{base.path}"):
+        return [(label, url_for(name, _external=True)) for name, label in ADMIN_ENDPOINTS if name in endpoints]
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Word of Mouth application.
+
+    ``config`` overrides settings by their ``WOM_*`` names (tests use it); everything else comes
+    from the environment and ``instance/wordofmouth.cfg``.
+    """
+    settings = load_settings(config)
+    _configure_logging(settings.log_level)
+    app = Flask("plugin", instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        ENV=settings.env,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        JSON_SORT_KEYS=False,
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https"),
+        SESSION_COOKIE_HTTPONLY=True,
+    )
+    engine = make_engine(settings.database_url)
+    app.extensions["wordofmouth.settings"] = settings
+    app.extensions["wordofmouth.engine"] = engine
+    app.extensions["wordofmouth.sessions"] = make_session_factory(engine)
+    _register_request_hooks(app)
+    _register_error_handlers(app)
+    _register_core_views(app)
+    return app

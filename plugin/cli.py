@@ -1,0 +1,70 @@
+"""The ``wordofmouth`` command line: Flask's ``run`` plus our own groups.
+
+Adapters add their groups (``platform``, ``keys``, ``xapi`` ...) through the app factory.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from plugin import migrate
+from plugin.app import admin_urls, create_app, get_settings
+
+
+def _create_app() -> object:
+    return create_app()
+
+
+@click.group(
+    cls=FlaskGroup,
+    create_app=_create_app,
+    add_default_commands=True,
+    help="Word of Mouth: social learning for LTI 1.3 LMSs. Settings come from WOM_* "
+    "environment variables (see the README).",
+)
+def main() -> None:
+    """Entry point of the ``wordofmouth`` console script."""
+
+
+# Flask's generic options (--app, --env-file, --debug) make no sense for a packaged service.
+main.params = [param for param in main.params if param.name not in ("app", "env_file", "debug")]
+
+
+@main.group()
+def db() -> None:
+    """Database schema: apply or inspect migrations."""
+
+
+@db.command()
+@click.argument("revision", default="head")
+@with_appcontext
+def upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    migrate.upgrade(get_settings(current_app).database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command()
+@click.argument("revision")
+@with_appcontext
+def downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION ('base' removes every table)."""
+    migrate.downgrade(get_settings(current_app).database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command()
+@with_appcontext
+def current() -> None:
+    """Show the revision the database is at."""
+    migrate.current(get_settings(current_app).database_url)
+
+
+@main.command()
+@with_appcontext
+def urls() -> None:
+    """Print every URL an LMS admin needs, built from WOM_BASE_URL."""
+    for label, url in admin_urls(current_app):
+        click.echo(f"{label + ':':<60} {url}")

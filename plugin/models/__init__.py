@@ -1,0 +1,11 @@
+"""The data model. Every table that holds an organisation's data carries ``platform_id``.
+
+Child rows point at their parents with composite foreign keys that include ``platform_id``
+(``(platform_id, learner_id) -> learner(platform_id, id)``), so the database itself refuses a row
+that would tie one organisation's learner to another organisation's course.
+"""
+
+from plugin.models.learning import Enrolment, Item, Learner, Placement
+from plugin.models.platform import Deployment, Platform, ToolKey
+
+__all__ = ["Deployment", "Enrolment", "Item", "Learner", "Placement", "Platform", "ToolKey"]

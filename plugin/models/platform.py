@@ -1,0 +1,84 @@
+"""LMS registrations (the tenants), their deployments and the tool's own signing keys."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from plugin.db import Base, UTCDateTime, utcnow
+
+URL = String(2048)
+
+
+class Platform(Base):
+    """One LTI 1.3 registration, keyed by (issuer, client id); the tenant of all data below it.
+
+    Canvas uses one issuer for all its customers, so the issuer alone cannot identify an
+    organisation; Moodle gives every registration its own client id.
+    """
+
+    __tablename__ = "platform"
+    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(URL)
+    client_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    auth_login_url: Mapped[str] = mapped_column(URL)
+    auth_token_url: Mapped[str] = mapped_column(URL)
+    key_set_url: Mapped[str] = mapped_column(URL)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    deployments: Mapped[list[Deployment]] = relationship(
+        back_populates="platform", cascade="all, delete-orphan", order_by="Deployment.deployment_id"
+    )
+
+
+class Deployment(Base):
+    """A deployment id the platform sends in ``https://purl.imsglobal.org/spec/lti/claim/deployment_id``."""
+
+    __tablename__ = "deployment"
+    __table_args__ = (UniqueConstraint("platform_id", "deployment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"), index=True)
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    platform: Mapped[Platform] = relationship(back_populates="deployments")
+
+
+class KeyStatus(enum.StrEnum):
+    """Life of a tool key: published as ``next`` before it signs, ``active`` while it signs,
+    published but unused when ``retired`` is not yet reached."""
+
+    NEXT = "next"
+    ACTIVE = "active"
+    RETIRED = "retired"
+
+
+class ToolKey(Base):
+    """An RSA key of the tool itself. Not tenant data: every platform sees the same key set."""
+
+    __tablename__ = "tool_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    private_key_pem: Mapped[str] = mapped_column(Text)
+    status: Mapped[KeyStatus] = mapped_column(
+        Enum(
+            KeyStatus,
+            name="tool_key_status",
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        index=True,
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,149 @@
+"""Settings from ``WOM_*`` environment variables and an optional ``instance/wordofmouth.cfg``.
+
+Precedence, highest first: the mapping passed to ``create_app(config=...)``, the environment,
+the instance file, the defaults below. The instance file uses the same names as the environment
+(``WOM_DATABASE_URL = "postgresql+psycopg://..."``), one Python assignment per line.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from plugin.errors import ConfigurationError
+
+PREFIX = "WOM_"
+INSTANCE_FILE = "wordofmouth.cfg"
+DEV_SECRET_FILE = "secret_key"  # noqa: S105 -- a file name, not a secret
+ENVIRONMENTS = ("development", "production")
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings of one running service."""
+
+    instance_path: Path
+    database_url: str
+    base_url: str
+    secret_key: str
+    env: str = "development"
+    demo: bool = False
+    log_level: str = "INFO"
+    secret_key_is_dev: bool = field(default=False, repr=False)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def production_problems(self) -> list[str]:
+        """Why this configuration must not serve real users; empty when it may."""
+        problems = []
+        if self.secret_key_is_dev:
+            problems.append("WOM_SECRET_KEY is the generated development key: set a secret of your own")
+        if urlsplit(self.base_url).scheme != "https":
+            problems.append(f"WOM_BASE_URL must be https in production (it is {self.base_url})")
+        if self.demo:
+            problems.append("WOM_DEMO must be off in production: the demo LMS signs launches for anyone")
+        return problems
+
+
+def _read_instance_file(path: Path) -> dict[str, str]:
+    """Read ``NAME = value`` lines of the instance file without executing it."""
+    if not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except SyntaxError as exc:
+        raise ConfigurationError(f"{path}: line {exc.lineno}: not a valid setting line") from exc
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            raise ConfigurationError(f"{path}: line {node.lineno}: expected NAME = value")
+        name = node.targets[0].id
+        try:
+            value = ast.literal_eval(node.value)
+        except ValueError as exc:
+            raise ConfigurationError(f"{path}: line {node.lineno}: {name} must be a plain value") from exc
+        values[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return values
+
+
+def _as_bool(name: str, raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigurationError(f"{name} must be one of 1/0, true/false, yes/no, on/off (got {raw!r})")
+
+
+def _dev_secret(instance_path: Path) -> str:
+    """Return the development secret kept in the instance folder, making it on first use."""
+    path = instance_path / DEV_SECRET_FILE
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def load_settings(overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings`, raising :class:`ConfigurationError` with a one-line reason."""
+    environ = os.environ if environ is None else environ
+    overrides = {k: str(v) for k, v in (overrides or {}).items()}
+    instance_path = Path(
+        overrides.get("WOM_INSTANCE_PATH") or environ.get("WOM_INSTANCE_PATH") or Path.cwd() / "instance"
+    ).resolve()
+    layered: dict[str, str] = {}
+    layered.update(_read_instance_file(instance_path / INSTANCE_FILE))
+    layered.update({k: v for k, v in environ.items() if k.startswith(PREFIX)})
+    layered.update(overrides)
+
+    env = layered.get("WOM_ENV", "development").strip().lower()
+    if env not in ENVIRONMENTS:
+        raise ConfigurationError(f"WOM_ENV must be 'development' or 'production' (got {env!r})")
+
+    base_url = layered.get("WOM_BASE_URL", "http://127.0.0.1:5000").strip().rstrip("/")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"WOM_BASE_URL must be an absolute http(s) URL (got {base_url!r})")
+    if parts.query or parts.fragment:
+        raise ConfigurationError("WOM_BASE_URL must not carry a query or fragment")
+
+    database_url = layered.get("WOM_DATABASE_URL") or f"sqlite:///{instance_path / 'wordofmouth.db'}"
+
+    secret_key = layered.get("WOM_SECRET_KEY", "").strip()
+    secret_is_dev = False
+    if not secret_key:
+        if env == "production":
+            raise ConfigurationError("WOM_SECRET_KEY is required in production")
+        secret_key = _dev_secret(instance_path)
+        secret_is_dev = True
+    elif (instance_path / DEV_SECRET_FILE).is_file():
+        secret_is_dev = secret_key == (instance_path / DEV_SECRET_FILE).read_text(encoding="utf-8").strip()
+    if len(secret_key) < 32 and env == "production":
+        raise ConfigurationError("WOM_SECRET_KEY must be at least 32 characters in production")
+
+    settings = Settings(
+        instance_path=instance_path,
+        database_url=database_url,
+        base_url=base_url,
+        secret_key=secret_key,
+        env=env,
+        demo=_as_bool("WOM_DEMO", layered.get("WOM_DEMO", "0")),
+        log_level=layered.get("WOM_LOG_LEVEL", "INFO").upper(),
+        secret_key_is_dev=secret_is_dev,
+    )
+    if settings.is_production and (problems := settings.production_problems()):
+        raise ConfigurationError(f"refusing to start in production: {problems[0]}")
+    return settings

@@ -1,0 +1,88 @@
+from pathlib import Path
+
+import pytest
+
+from plugin.errors import ConfigurationError
+from plugin.settings import load_settings
+
+STRONG = "s" * 40
+
+
+def test_defaults_use_sqlite_in_instance_and_keep_a_generated_secret(tmp_path: Path) -> None:
+    env = {"WOM_INSTANCE_PATH": str(tmp_path)}
+    first = load_settings(environ=env)
+    second = load_settings(environ=env)
+    assert first.database_url == f"sqlite:///{tmp_path / 'wordofmouth.db'}"
+    assert first.base_url == "http://127.0.0.1:5000"
+    assert first.env == "development"
+    assert first.secret_key_is_dev
+    assert len(first.secret_key) >= 32
+    assert second.secret_key == first.secret_key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_environment_overrides_instance_file_and_overrides_win(tmp_path: Path) -> None:
+    (tmp_path / "wordofmouth.cfg").write_text(
+        'WOM_BASE_URL = "https://file.example"\nWOM_DATABASE_URL = "sqlite:///from-file.db"\nWOM_DEMO = True\n'
+    )
+    env = {"WOM_INSTANCE_PATH": str(tmp_path), "WOM_BASE_URL": "https://env.example/"}
+    settings = load_settings({"WOM_DATABASE_URL": "sqlite:///override.db"}, environ=env)
+    assert settings.base_url == "https://env.example"
+    assert settings.database_url == "sqlite:///override.db"
+    assert settings.demo is True
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({"WOM_ENV": "production", "WOM_BASE_URL": "https://wom.example"}, "WOM_SECRET_KEY is required"),
+        ({"WOM_ENV": "production", "WOM_SECRET_KEY": STRONG}, "WOM_BASE_URL must be https"),
+        (
+            {"WOM_ENV": "production", "WOM_SECRET_KEY": STRONG, "WOM_BASE_URL": "https://w.example", "WOM_DEMO": "1"},
+            "WOM_DEMO must be off",
+        ),
+        ({"WOM_ENV": "production", "WOM_SECRET_KEY": "short", "WOM_BASE_URL": "https://w.example"}, "32 characters"),
+        ({"WOM_ENV": "staging"}, "WOM_ENV must be"),
+        ({"WOM_BASE_URL": "moodle.example"}, "absolute http(s) URL"),
+        ({"WOM_DEMO": "maybe"}, "WOM_DEMO must be one of"),
+    ],
+)
+def test_refuses_to_start_with_a_one_line_reason(tmp_path: Path, env: dict[str, str], reason: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(environ={"WOM_INSTANCE_PATH": str(tmp_path), **env})
+    assert reason in caught.value.reason
+    assert "\n" not in str(caught.value.code)
+    assert str(caught.value.code).startswith("wordofmouth: ")
+
+
+def test_production_refuses_the_generated_development_secret(tmp_path: Path) -> None:
+    dev = load_settings(environ={"WOM_INSTANCE_PATH": str(tmp_path)})
+    with pytest.raises(ConfigurationError, match="generated development key"):
+        load_settings(
+            environ={
+                "WOM_INSTANCE_PATH": str(tmp_path),
+                "WOM_ENV": "production",
+                "WOM_BASE_URL": "https://wom.example",
+                "WOM_SECRET_KEY": dev.secret_key,
+            }
+        )
+
+
+def test_production_accepts_a_sound_configuration(tmp_path: Path) -> None:
+    settings = load_settings(
+        environ={
+            "WOM_INSTANCE_PATH": str(tmp_path),
+            "WOM_ENV": "production",
+            "WOM_BASE_URL": "https://wom.example",
+            "WOM_SECRET_KEY": STRONG,
+        }
+    )
+    assert settings.is_production
+    assert settings.production_problems() == []
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_instance_file_is_parsed_not_executed(tmp_path: Path) -> None:
+    (tmp_path / "wordofmouth.cfg").write_text("import os\n")
+    with pytest.raises(ConfigurationError, match="expected NAME = value"):
+        load_settings(environ={"WOM_INSTANCE_PATH": str(tmp_path)})

@@ -1,0 +1,1 @@
+"""xAPI adapter: vocabulary, statement builders, the outbox, LRS transport and ingest."""
