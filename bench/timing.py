@@ -7,8 +7,9 @@ import time
 from collections.abc import Callable
 
 
-def compare(baseline: Callable[[], object], candidate: Callable[[], object], *, rounds: int = 15,
-            calls: int = 200) -> tuple[float, float, float]:
+def compare(
+    baseline: Callable[[], object], candidate: Callable[[], object], *, rounds: int = 15, calls: int = 200
+) -> tuple[float, float, float]:
     """Return (baseline seconds per call, candidate seconds per call, median ratio candidate/baseline)."""
     for fn in (baseline, candidate):  # warm up
         for _ in range(calls // 10):

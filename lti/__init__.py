@@ -1,1 +1,22 @@
-"""LTI 1.3 adapter: OIDC login, launch validation, keys, deep linking, registration, NRPS."""
+"""LTI 1.3 adapter: OIDC login, launch validation, keys, deep linking and the demo LMS."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the LTI blueprint, its CLI groups and, with ``WOM_DEMO``, the demo LMS."""
+    from lti.cli import keys_cli, platform_cli
+    from lti.keysets import PlatformKeySets
+    from lti.views import bp
+    from plugin.app import get_settings
+
+    app.extensions["wordofmouth.key_sets"] = PlatformKeySets()
+    app.register_blueprint(bp)
+    app.cli.add_command(platform_cli)
+    app.cli.add_command(keys_cli)
+    if get_settings(app).demo:
+        from lti.demo.views import demo_bp
+
+        app.register_blueprint(demo_bp)

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from plugin.db import Base, make_engine
+from plugin.db import Base, UTCDateTime, make_engine
 from plugin.models import *  # noqa: F403  (register every table on Base.metadata)
 
 config = context.config
@@ -33,12 +33,20 @@ def run_migrations_online() -> None:
         engine.dispose()
 
 
+def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+    """Render our UTCDateTime as the plain column type it is in the database."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -161,6 +161,15 @@ def admin_urls(app: Flask) -> list[tuple[str, str]]:
         return [(label, url_for(name, _external=True)) for name, label in ADMIN_ENDPOINTS if name in endpoints]
 
 
+def _register_adapters(app: Flask) -> None:
+    """The one place the core reaches into the adapters: their blueprints and CLI groups."""
+    import lti
+    import widgets
+
+    lti.init_app(app)
+    widgets.init_app(app)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Word of Mouth application.
 
@@ -185,4 +194,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_request_hooks(app)
     _register_error_handlers(app)
     _register_core_views(app)
+    _register_adapters(app)
     return app

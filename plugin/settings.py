@@ -36,6 +36,8 @@ class Settings:
     env: str = "development"
     demo: bool = False
     log_level: str = "INFO"
+    group_parameter: str = "department"
+    demo_lms_url: str = ""
     secret_key_is_dev: bool = field(default=False, repr=False)
 
     @property
@@ -142,6 +144,8 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         env=env,
         demo=_as_bool("WOM_DEMO", layered.get("WOM_DEMO", "0")),
         log_level=layered.get("WOM_LOG_LEVEL", "INFO").upper(),
+        group_parameter=layered.get("WOM_GROUP_PARAMETER", "department").strip(),
+        demo_lms_url=(layered.get("WOM_DEMO_LMS_URL") or base_url).strip().rstrip("/"),
         secret_key_is_dev=secret_is_dev,
     )
     if settings.is_production and (problems := settings.production_problems()):

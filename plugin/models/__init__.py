@@ -6,6 +6,7 @@ that would tie one organisation's learner to another organisation's course.
 """
 
 from plugin.models.learning import Enrolment, Item, Learner, Placement
+from plugin.models.lti_state import LoginState
 from plugin.models.platform import Deployment, Platform, ToolKey
 
-__all__ = ["Deployment", "Enrolment", "Item", "Learner", "Placement", "Platform", "ToolKey"]
+__all__ = ["Deployment", "Enrolment", "Item", "Learner", "LoginState", "Placement", "Platform", "ToolKey"]

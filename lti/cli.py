@@ -1,0 +1,152 @@
+"""``wordofmouth platform ...`` and ``wordofmouth keys ...``: what an LMS admin runs."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from plugin.errors import DomainError
+from plugin.services import platforms, tool_keys
+
+
+def _session():  # type: ignore[no-untyped-def]
+    return current_app.extensions["wordofmouth.sessions"]()
+
+
+@click.group("platform")
+def platform_cli() -> None:
+    """Register the LMSs (LTI 1.3 platforms) that may launch Word of Mouth."""
+
+
+@platform_cli.command("add")
+@click.option("--issuer", required=True, help="The platform's issuer (iss), e.g. https://moodle.example.org")
+@click.option("--client-id", required=True, help="The client id the platform gave this tool.")
+@click.option(
+    "--deployment-id",
+    "deployment_ids",
+    multiple=True,
+    required=True,
+    help="A deployment id (repeat for several). Moodle: the tool type id.",
+)
+@click.option("--auth-login-url", required=True, help="The platform's OIDC authentication request URL.")
+@click.option("--auth-token-url", required=True, help="The platform's OAuth 2 access token URL.")
+@click.option("--keyset-url", required=True, help="The platform's public key set (JWKS) URL.")
+@click.option("--name", default="", help="A display name (default: the issuer's host).")
+@with_appcontext
+def platform_add(
+    issuer: str,
+    client_id: str,
+    deployment_ids: tuple[str, ...],
+    auth_login_url: str,
+    auth_token_url: str,
+    keyset_url: str,
+    name: str,
+) -> None:
+    """Register a platform, or update it and add deployment ids when (issuer, client id) exists."""
+    spec = platforms.PlatformSpec(
+        issuer=issuer.strip(),
+        client_id=client_id.strip(),
+        auth_login_url=auth_login_url.strip(),
+        auth_token_url=auth_token_url.strip(),
+        key_set_url=keyset_url.strip(),
+        deployment_ids=tuple(d.strip() for d in deployment_ids),
+        name=name.strip(),
+    )
+    session = _session()
+    try:
+        platform, created = platforms.add_or_update_platform(session, spec)
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        raise click.UsageError(exc.detail) from exc
+    finally:
+        session.close()
+    verb = "registered" if created else "updated"
+    click.echo(
+        f"{verb} {platform.name}: issuer {issuer}, client id {client_id}, "
+        f"deployments {', '.join(d.deployment_id for d in platform.deployments)}"
+    )
+
+
+@platform_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@with_appcontext
+def platform_list(as_json: bool) -> None:
+    """List registered platforms."""
+    session = _session()
+    try:
+        rows = platforms.describe(platforms.list_platforms(session))
+    finally:
+        session.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no platforms registered; add one with `wordofmouth platform add`")
+        return
+    for row in rows:
+        click.echo(
+            f"{row['name']}\n  issuer:        {row['issuer']}\n  client id:     {row['client_id']}\n"
+            f"  deployments:   {', '.join(row['deployment_ids'])}\n  auth login:    {row['auth_login_url']}\n"
+            f"  auth token:    {row['auth_token_url']}\n  key set:       {row['key_set_url']}"
+        )
+
+
+@platform_cli.command("remove")
+@click.argument("issuer")
+@click.option("--client-id", required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def platform_remove(issuer: str, client_id: str, yes: bool) -> None:
+    """Remove a registration and ALL data of its learners (ratings, comments, enrolments...)."""
+    if not yes:
+        click.confirm(f"Remove {issuer} (client {client_id}) and all its learners' data?", abort=True)
+    session = _session()
+    try:
+        platforms.remove_platform(session, issuer, client_id)
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        raise click.UsageError(exc.detail) from exc
+    finally:
+        session.close()
+    click.echo(f"removed {issuer} (client {client_id})")
+
+
+@click.group("keys")
+def keys_cli() -> None:
+    """The tool's own signing keys (published at /lti/jwks)."""
+
+
+@keys_cli.command("rotate")
+@with_appcontext
+def keys_rotate() -> None:
+    """Sign with the published next key, publish a new next key, retire the old key after a grace period."""
+    session = _session()
+    try:
+        active, upcoming = tool_keys.rotate(session)
+        session.commit()
+    finally:
+        session.close()
+    click.echo(
+        f"now signing with {active}; published next key {upcoming}; "
+        f"the previous key stays published for {tool_keys.RETIRED_KEY_GRACE.days} days"
+    )
+
+
+@keys_cli.command("list")
+@with_appcontext
+def keys_list() -> None:
+    """List the tool's keys and their status."""
+    session = _session()
+    try:
+        tool_keys.ensure_keys(session)
+        session.commit()
+        for key in tool_keys.list_keys(session):
+            retired = f" retired {key.retired_at:%Y-%m-%d %H:%M}Z" if key.retired_at else ""
+            click.echo(f"{key.kid}  {key.status.value:<8} created {key.created_at:%Y-%m-%d %H:%M}Z{retired}")
+    finally:
+        session.close()

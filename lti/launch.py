@@ -1,0 +1,47 @@
+"""From a validated :class:`LaunchContext` to what the core records and the page it shows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lti.context import LaunchContext
+from plugin.services.launches import LaunchRecord, filled
+
+CUSTOM_ITEM = "wom_item"
+CUSTOM_PLACEMENT = "wom_placement"
+CUSTOM_WIDGETS = "wom_widgets"
+CUSTOM_SETTINGS = "wom_settings"
+
+
+def _settings(raw: str | None) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def to_launch_record(ctx: LaunchContext, group_parameter: str) -> LaunchRecord:
+    placement = filled(ctx.custom.get(CUSTOM_PLACEMENT))
+    widgets = filled(ctx.custom.get(CUSTOM_WIDGETS)) or ""
+    return LaunchRecord(
+        platform_id=ctx.platform_id,
+        sub=ctx.sub,
+        name=ctx.name,
+        email=ctx.email,
+        locale=ctx.locale,
+        org_group=filled(ctx.custom.get(group_parameter)) if group_parameter else None,
+        roles=ctx.roles,
+        context_id=ctx.context_id or "",
+        context_title=ctx.context_title,
+        context_label=ctx.context_label,
+        resource_link_id=ctx.resource_link_id,
+        resource_link_title=ctx.resource_link_title,
+        catalogue_item=filled(ctx.custom.get(CUSTOM_ITEM)),
+        placement_id=int(placement) if placement and placement.isdigit() else None,
+        widget_kinds=tuple(w for w in widgets.split(",") if w),
+        settings=_settings(filled(ctx.custom.get(CUSTOM_SETTINGS))),
+    )

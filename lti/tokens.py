@@ -1,0 +1,100 @@
+"""Short-lived signed tokens that replace cookies after the launch.
+
+The launch page hands the widgets a bearer token (platform, deployment, learner, item,
+placement, roles); the widget API accepts nothing else, so no cookie is needed inside the LMS
+iframe. The deep linking picker carries its own token in the form, which is also its CSRF
+protection: only the page we rendered for a validated launch has it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+from flask import current_app, g, request
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from plugin.app import get_settings
+from plugin.errors import DomainError
+
+WIDGET_TOKEN_SECONDS = 2 * 60 * 60
+DEEP_LINKING_TOKEN_SECONDS = 60 * 60
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class SessionExpiredError(DomainError):
+    status = 401
+    title = "Session expired"
+
+
+class NotAuthorizedError(DomainError):
+    status = 401
+    title = "Not authorized"
+
+
+class ForbiddenError(DomainError):
+    status = 403
+    title = "Forbidden"
+
+
+@dataclass(frozen=True)
+class WidgetGrant:
+    """Who may do what, where: what a widget token proves."""
+
+    platform_id: int
+    deployment_id: str
+    learner_id: int
+    item_id: int
+    placement_id: int | None
+    roles: tuple[str, ...]
+    staff: bool
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(get_settings(current_app).secret_key, salt=salt)
+
+
+def issue_widget_token(grant: WidgetGrant) -> str:
+    return _serializer("wom-widget-token").dumps(asdict(grant))
+
+
+def read_widget_token(token: str, max_age: int = WIDGET_TOKEN_SECONDS) -> WidgetGrant:
+    try:
+        data = _serializer("wom-widget-token").loads(token, max_age=max_age)
+    except SignatureExpired as exc:
+        raise SessionExpiredError("Your session expired. Reload the page to continue.") from exc
+    except BadSignature as exc:
+        raise NotAuthorizedError("The access token is not valid. Reload the page to continue.") from exc
+    data["roles"] = tuple(data.get("roles", ()))
+    return WidgetGrant(**data)
+
+
+def require_widget_token(view: Callable[P, R]) -> Callable[P, R]:
+    """Accept only requests with ``Authorization: Bearer <widget token>``; sets ``g.grant``."""
+
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedError("This API needs the bearer token handed out at launch.")
+        g.grant = read_widget_token(token.strip())
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def issue_deep_linking_token(payload: dict[str, Any]) -> str:
+    return _serializer("wom-deep-linking").dumps(payload)
+
+
+def read_deep_linking_token(token: str) -> dict[str, Any]:
+    try:
+        return _serializer("wom-deep-linking").loads(token, max_age=DEEP_LINKING_TOKEN_SECONDS)
+    except SignatureExpired as exc:
+        raise SessionExpiredError("This placement form expired. Open the tool selection again from the LMS.") from exc
+    except BadSignature as exc:
+        raise ForbiddenError("This placement form was not issued by Word of Mouth for this launch.") from exc

@@ -1,0 +1,314 @@
+"""LTI endpoints: OIDC login, launch, key set, deep linking response.
+
+Where state lives and what binds a launch to the browser is explained in ``docs/lti.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, url_for
+
+from lti.context import LaunchContext
+from lti.deep_linking import WIDGET_SETTINGS, ResponseDeepLink, parse_choices, resource_for
+from lti.errors import LaunchError
+from lti.keysets import PlatformKeySets
+from lti.launch import to_launch_record
+from lti.tokens import (
+    ForbiddenError,
+    WidgetGrant,
+    issue_deep_linking_token,
+    issue_widget_token,
+    read_deep_linking_token,
+)
+from lti.tool_config import DatabaseToolConf
+from lti.validation import LaunchRequest, is_own_url, validate_launch
+from plugin.app import db_session, get_settings
+from plugin.services import launches, login_states, platforms, tool_keys
+from plugin.services.launches import WIDGET_KINDS, WIDGET_TITLES
+
+log = logging.getLogger("wordofmouth.lti")
+bp = Blueprint("lti", __name__, template_folder="templates", static_folder="static", static_url_path="/lti/static")
+BINDING_COOKIE_PREFIX = "wom_lti_"
+
+
+def key_sets() -> PlatformKeySets:
+    return current_app.extensions["wordofmouth.key_sets"]
+
+
+@bp.errorhandler(LaunchError)
+def launch_refused(exc: LaunchError) -> tuple[str, int]:
+    log.warning(
+        "LTI %s refused: %s [%s]",
+        request.endpoint,
+        exc.detail,
+        " ".join(f"{k}={v}" for k, v in sorted(exc.context.items())) or "no registration",
+    )
+    return (
+        render_template(
+            "lti/refused.html",
+            title=exc.title,
+            detail=exc.detail,
+            hint=exc.hint,
+            status=exc.status,
+            request_id=g.get("request_id"),
+        ),
+        exc.status,
+    )
+
+
+def _resolve_login_platform(issuer: str, client_id: str | None):  # type: ignore[no-untyped-def]
+    session = db_session()
+    if client_id:
+        platform = platforms.find_platform(session, issuer, client_id)
+        if platform is None:
+            known = platforms.platforms_of_issuer(session, issuer)
+            if not known:
+                raise LaunchError(
+                    f"unknown issuer {issuer}",
+                    f"Register it with `wordofmouth platform add --issuer {issuer} --client-id {client_id} ...`.",
+                    status=403,
+                ).about(issuer=issuer, client_id=client_id)
+            raise LaunchError(
+                f"client id {client_id!r} is not registered for issuer {issuer}",
+                "Register this client id with `wordofmouth platform add`.",
+                status=403,
+            ).about(issuer=issuer, client_id=client_id)
+        return platform
+    known = platforms.platforms_of_issuer(session, issuer)
+    if len(known) == 1:
+        return known[0]
+    if not known:
+        raise LaunchError(f"unknown issuer {issuer}", "Register it with `wordofmouth platform add`.", status=403).about(
+            issuer=issuer
+        )
+    raise LaunchError(
+        f"issuer {issuer} has several registrations and the login did not say which (no client_id)",
+        "Configure the LMS to send client_id with the login request.",
+    ).about(issuer=issuer)
+
+
+@bp.route("/lti/login", methods=["GET", "POST"])
+def login() -> Response:
+    """OIDC third-party initiated login (https://www.imsglobal.org/spec/security/v1p0/#step-1-third-party-initiated-login)."""
+    params = request.values
+    issuer = (params.get("iss") or "").strip()
+    login_hint = params.get("login_hint")
+    target_link_uri = (params.get("target_link_uri") or "").strip()
+    missing = [
+        n for n, v in (("iss", issuer), ("login_hint", login_hint), ("target_link_uri", target_link_uri)) if not v
+    ]
+    if missing:
+        raise LaunchError(
+            f"the login request lacks {', '.join(missing)}",
+            "This address is for the LMS to start a launch; open the tool from a course instead.",
+        )
+    client_id = (params.get("client_id") or "").strip() or None
+    platform = _resolve_login_platform(issuer, client_id)
+    base_url = get_settings(current_app).base_url
+    if not is_own_url(target_link_uri, base_url):
+        raise LaunchError(
+            f"the target_link_uri {target_link_uri} is not on this tool ({base_url})",
+            "The tool URL registered in the LMS must start with WOM_BASE_URL.",
+        ).about(issuer=issuer, client_id=platform.client_id)
+    deployment_id = params.get("lti_deployment_id")
+    session = db_session()
+    if deployment_id and platforms.find_deployment(session, platform, deployment_id) is None:
+        raise LaunchError(
+            f"deployment {deployment_id!r} is not registered for {issuer} (client {platform.client_id})",
+            f"Add it: `wordofmouth platform add --issuer {issuer} --client-id {platform.client_id} "
+            f"--deployment-id {deployment_id} ...` with the same URLs.",
+            status=403,
+        ).about(issuer=issuer, client_id=platform.client_id, deployment_id=deployment_id)
+    login_states.purge_expired(session)
+    issued = login_states.issue_login(session, platform.id, target_link_uri)
+    query = {
+        "scope": "openid",
+        "response_type": "id_token",
+        "response_mode": "form_post",
+        "prompt": "none",
+        "client_id": platform.client_id,
+        "redirect_uri": url_for("lti.launch", _external=True),
+        "login_hint": login_hint,
+        "state": issued.state,
+        "nonce": issued.nonce,
+    }
+    if params.get("lti_message_hint"):
+        query["lti_message_hint"] = params["lti_message_hint"]
+    separator = "&" if "?" in platform.auth_login_url else "?"
+    response = redirect(f"{platform.auth_login_url}{separator}{urlencode(query)}", code=302)
+    response.set_cookie(
+        BINDING_COOKIE_PREFIX + issued.state,
+        issued.binding,
+        max_age=int(login_states.LOGIN_STATE_LIFETIME.total_seconds()),
+        path=url_for("lti.launch"),
+        secure=True,
+        httponly=True,
+        samesite="None",
+        partitioned=True,
+    )
+    return response
+
+
+@bp.post("/lti/launch")
+def launch() -> Response | str:
+    state = request.form.get("state")
+    cookie = request.cookies.get(BINDING_COOKIE_PREFIX + state) if state else None
+    session = db_session()
+    ctx = validate_launch(
+        session,
+        LaunchRequest(id_token=request.form.get("id_token"), state=state, binding_cookie=cookie),
+        key_sets=key_sets(),
+        base_url=get_settings(current_app).base_url,
+    )
+    log.info(
+        "LTI %s accepted: issuer=%s client_id=%s deployment_id=%s browser_bound=%s",
+        ctx.message_type,
+        ctx.issuer,
+        ctx.client_id,
+        ctx.deployment_id,
+        ctx.browser_bound,
+    )
+    page = _deep_linking_picker(ctx) if ctx.is_deep_linking else _resource_launch(ctx)
+    response = page if isinstance(page, Response) else Response(page, mimetype="text/html")
+    if state:
+        response.delete_cookie(
+            BINDING_COOKIE_PREFIX + state, path=url_for("lti.launch"), secure=True, samesite="None", partitioned=True
+        )
+    return response
+
+
+def _resource_launch(ctx: LaunchContext) -> str:
+    settings = get_settings(current_app)
+    recorded = launches.record_launch(db_session(), to_launch_record(ctx, settings.group_parameter))
+    placement = recorded.placement
+    grant = WidgetGrant(
+        platform_id=ctx.platform_id,
+        deployment_id=ctx.deployment_id,
+        learner_id=recorded.learner.id,
+        item_id=recorded.item.id,
+        placement_id=placement.id if placement else None,
+        roles=ctx.roles,
+        staff=ctx.is_staff,
+    )
+    return render_template(
+        "lti/launched.html",
+        token=issue_widget_token(grant),
+        learner=recorded.learner,
+        item=recorded.item,
+        placement=placement,
+        widget_titles=WIDGET_TITLES,
+        staff=ctx.is_staff,
+        browser_bound=ctx.browser_bound,
+    )
+
+
+def _deep_linking_picker(ctx: LaunchContext, error: str | None = None) -> tuple[str, int] | str:
+    if not ctx.is_staff:
+        raise LaunchError(
+            "only instructors and administrators can place Word of Mouth widgets",
+            "Ask an instructor of this course to add the widgets.",
+            status=403,
+            title="Not allowed",
+        ).about(issuer=ctx.issuer, client_id=ctx.client_id, deployment_id=ctx.deployment_id)
+    dl = ctx.deep_linking_settings or {}
+    accept_multiple = str(dl.get("accept_multiple", "true")).lower() != "false"
+    token = issue_deep_linking_token(
+        {
+            "platform_id": ctx.platform_id,
+            "issuer": ctx.issuer,
+            "client_id": ctx.client_id,
+            "deployment_id": ctx.deployment_id,
+            "settings": dl,
+            "context_id": ctx.context_id,
+            "context_title": ctx.context_title,
+            "context_label": ctx.context_label,
+        }
+    )
+    return render_template(
+        "lti/picker.html",
+        token=token,
+        kinds=WIDGET_KINDS,
+        titles=WIDGET_TITLES,
+        widget_settings=WIDGET_SETTINGS,
+        accept_multiple=accept_multiple,
+        course=ctx.context_title,
+        error=error,
+    )
+
+
+@bp.post("/lti/deep-linking/respond")
+def deep_linking_respond() -> tuple[str, int] | str:
+    """The picker's submit: make placements and post the signed response back to the LMS."""
+    token = request.form.get("dl_token")
+    if not token:
+        raise ForbiddenError("This placement form was not issued by Word of Mouth for this launch.")
+    data = read_deep_linking_token(token)
+    dl_settings = data["settings"]
+    accept_multiple = str(dl_settings.get("accept_multiple", "true")).lower() != "false"
+    try:
+        choices = parse_choices(request.form, accept_multiple)
+    except ValueError as exc:
+        return (
+            render_template(
+                "lti/picker.html",
+                token=token,
+                kinds=WIDGET_KINDS,
+                titles=WIDGET_TITLES,
+                widget_settings=WIDGET_SETTINGS,
+                accept_multiple=accept_multiple,
+                course=data.get("context_title"),
+                error=str(exc),
+            ),
+            422,
+        )
+    session = db_session()
+    item = None
+    if data.get("context_id"):
+        item = launches.upsert_item(
+            session,
+            launches.LaunchRecord(
+                platform_id=data["platform_id"],
+                sub="",
+                name="",
+                email=None,
+                locale=None,
+                org_group=None,
+                roles=(),
+                context_id=data["context_id"],
+                context_title=data.get("context_title") or "",
+                context_label=data.get("context_label") or "",
+                resource_link_id=None,
+                resource_link_title="",
+            ),
+        )
+    placements = launches.create_placements(
+        session, data["platform_id"], item, [(c.title, c.kinds, c.settings) for c in choices]
+    )
+    registration = DatabaseToolConf(session).find_registration_by_params(data["issuer"], data["client_id"])
+    if registration is None:
+        raise ForbiddenError("This LMS registration was removed while the placement form was open.")
+    launch_url = url_for("lti.launch", _external=True)
+    deep_link = ResponseDeepLink(registration, data["deployment_id"], dl_settings)
+    jwt_value = deep_link.get_response_jwt([resource_for(p, launch_url) for p in placements])
+    log.info("deep linking response: %d placement(s) for %s", len(placements), data["issuer"])
+    return render_template(
+        "lti/deep_linking_return.html",
+        return_url=dl_settings["deep_link_return_url"],
+        jwt=jwt_value,
+        titles=[p.title for p in placements],
+    )
+
+
+@bp.get("/lti/jwks")
+def jwks() -> Response:
+    response = jsonify(tool_keys.public_jwks(db_session()))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/lti/app")
+def app_window() -> str:
+    """The launched page in a window of its own; the token travels in the URL fragment."""
+    return render_template("lti/app_window.html")

@@ -1,0 +1,243 @@
+"""What a validated launch records: the learner, the item, the placement and the enrolment.
+
+The LTI adapter turns the id_token into a :class:`LaunchRecord`; this module knows nothing of
+JWTs. Upserts tolerate two first launches of the same learner racing each other: the loser of
+the insert reads the winner's row inside a savepoint instead of failing the launch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from plugin.db import utcnow
+from plugin.models import Enrolment, Item, Learner, Placement
+from plugin.models.learning import EnrolmentSource, ItemSource
+
+WIDGET_KINDS = ("ratings", "comments", "colleagues", "recommendations")
+WIDGET_TITLES = {
+    "ratings": "Ratings and reviews",
+    "comments": "Comments",
+    "colleagues": "Colleagues who took this",
+    "recommendations": "Recommended for you",
+}
+# A custom parameter the platform could not fill arrives literally: "$Canvas.user.id", "${Person.x}".
+_UNFILLED = re.compile(r"^\$(\{[^}]*\}|[A-Za-z][\w.]*)$")
+
+T = TypeVar("T")
+
+
+def filled(value: object) -> str | None:
+    """The parameter's value, or None when it is empty or an unfilled substitution variable."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text or _UNFILLED.match(text):
+        return None
+    return text
+
+
+@dataclass(frozen=True)
+class LaunchRecord:
+    platform_id: int
+    sub: str
+    name: str
+    email: str | None
+    locale: str | None
+    org_group: str | None
+    roles: tuple[str, ...]
+    context_id: str
+    context_title: str
+    context_label: str
+    resource_link_id: str | None
+    resource_link_title: str
+    catalogue_item: str | None = None
+    placement_id: int | None = None
+    widget_kinds: tuple[str, ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecordedLaunch:
+    learner: Learner
+    item: Item
+    placement: Placement | None
+    enrolment: Enrolment
+
+
+def _get_or_create(session: Session, find: Callable[[], T | None], make: Callable[[], T]) -> T:
+    found = find()
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            row = make()
+            session.add(row)
+            session.flush()
+            return row
+    except IntegrityError:
+        found = find()
+        if found is None:
+            raise
+        return found
+
+
+def upsert_learner(session: Session, record: LaunchRecord) -> Learner:
+    learner = _get_or_create(
+        session,
+        lambda: session.scalars(
+            select(Learner).where(Learner.platform_id == record.platform_id, Learner.sub == record.sub)
+        ).one_or_none(),
+        lambda: Learner(platform_id=record.platform_id, sub=record.sub),
+    )
+    if record.name:
+        learner.name = record.name[:255]
+    learner.email = record.email[:320] if record.email else None
+    if record.locale:
+        learner.locale = record.locale[:35]
+    if record.org_group:
+        learner.org_group = record.org_group[:255]
+    return learner
+
+
+def upsert_item(session: Session, record: LaunchRecord) -> Item:
+    source, key = (
+        (ItemSource.CATALOGUE, record.catalogue_item)
+        if record.catalogue_item
+        else (ItemSource.CONTEXT, record.context_id)
+    )
+    item = _get_or_create(
+        session,
+        lambda: session.scalars(
+            select(Item).where(Item.platform_id == record.platform_id, Item.source == source, Item.key == key)
+        ).one_or_none(),
+        lambda: Item(platform_id=record.platform_id, source=source, key=key),
+    )
+    if record.context_title and (source == ItemSource.CONTEXT or not item.title):
+        item.title = record.context_title[:1024]
+    if record.context_label and (source == ItemSource.CONTEXT or not item.label):
+        item.label = record.context_label[:255]
+    return item
+
+
+def clean_widget_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
+    """Known widget kinds in their canonical order; all of them when none is named."""
+    chosen = {k.strip().lower() for k in kinds if k and k.strip()}
+    known = tuple(k for k in WIDGET_KINDS if k in chosen)
+    return known or WIDGET_KINDS
+
+
+def upsert_placement(session: Session, record: LaunchRecord, item: Item) -> Placement | None:
+    """Find the placement of this resource link, adopting or copying a deep-linked one.
+
+    A placement made by deep linking has no resource link id until its first launch. When a
+    course copy launches the same placement id through a new resource link, the copy gets its own
+    placement with the same widgets and settings.
+    """
+    if record.resource_link_id is None:
+        return None
+
+    def by_link() -> Placement | None:
+        return session.scalars(
+            select(Placement).where(
+                Placement.platform_id == record.platform_id, Placement.resource_link_id == record.resource_link_id
+            )
+        ).one_or_none()
+
+    placement = by_link()
+    if placement is None and record.placement_id is not None:
+        origin = session.scalars(
+            select(Placement).where(Placement.platform_id == record.platform_id, Placement.id == record.placement_id)
+        ).one_or_none()
+        if origin is not None and origin.resource_link_id is None:
+            origin.resource_link_id = record.resource_link_id
+            placement = origin
+        elif origin is not None:
+            placement = _get_or_create(
+                session,
+                by_link,
+                lambda: Placement(
+                    platform_id=record.platform_id,
+                    resource_link_id=record.resource_link_id,
+                    title=origin.title,
+                    widget_kinds=list(origin.widget_kinds),
+                    settings=dict(origin.settings),
+                ),
+            )
+    if placement is None:
+        placement = _get_or_create(
+            session,
+            by_link,
+            lambda: Placement(
+                platform_id=record.platform_id,
+                resource_link_id=record.resource_link_id,
+                widget_kinds=list(clean_widget_kinds(record.widget_kinds)),
+                settings=dict(record.settings),
+            ),
+        )
+    placement.item_id = item.id
+    if record.resource_link_title and not placement.title:
+        placement.title = record.resource_link_title[:1024]
+    return placement
+
+
+def record_enrolment(
+    session: Session, learner: Learner, item: Item, roles: Sequence[str], now: datetime | None = None
+) -> Enrolment:
+    now = now or utcnow()
+    enrolment = _get_or_create(
+        session,
+        lambda: session.scalars(
+            select(Enrolment).where(Enrolment.learner_id == learner.id, Enrolment.item_id == item.id)
+        ).one_or_none(),
+        lambda: Enrolment(
+            platform_id=learner.platform_id,
+            learner_id=learner.id,
+            item_id=item.id,
+            source=EnrolmentSource.LAUNCH,
+            roles=list(roles),
+            first_seen=now,
+            last_seen=now,
+        ),
+    )
+    enrolment.last_seen = now
+    enrolment.roles = list(roles)
+    return enrolment
+
+
+def record_launch(session: Session, record: LaunchRecord, now: datetime | None = None) -> RecordedLaunch:
+    learner = upsert_learner(session, record)
+    item = upsert_item(session, record)
+    placement = upsert_placement(session, record, item)
+    enrolment = record_enrolment(session, learner, item, record.roles, now)
+    session.flush()
+    return RecordedLaunch(learner=learner, item=item, placement=placement, enrolment=enrolment)
+
+
+def create_placements(
+    session: Session,
+    platform_id: int,
+    item: Item | None,
+    choices: Sequence[tuple[str, tuple[str, ...], dict[str, Any]]],
+) -> list[Placement]:
+    """Placements chosen in a deep linking picker: (title, widget kinds, settings) each."""
+    placements = [
+        Placement(
+            platform_id=platform_id,
+            item_id=item.id if item else None,
+            title=title[:1024],
+            widget_kinds=list(clean_widget_kinds(kinds)),
+            settings=dict(settings),
+        )
+        for title, kinds, settings in choices
+    ]
+    session.add_all(placements)
+    session.flush()
+    return placements

@@ -1,0 +1,116 @@
+"""The platform registry: LMS registrations keyed by (issuer, client id), with their deployments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from plugin.errors import DomainError
+from plugin.models import Deployment, Platform
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """What an admin tells us about a registration (``wordofmouth platform add``)."""
+
+    issuer: str
+    client_id: str
+    auth_login_url: str
+    auth_token_url: str
+    key_set_url: str
+    deployment_ids: tuple[str, ...]
+    name: str = ""
+
+
+def _check_url(label: str, url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise DomainError(f"{label} must be an absolute http(s) URL (got {url!r})")
+
+
+def validate_spec(spec: PlatformSpec) -> None:
+    if not spec.issuer.strip():
+        raise DomainError("the issuer must not be empty")
+    if not spec.client_id.strip():
+        raise DomainError("the client id must not be empty")
+    _check_url("the auth login URL", spec.auth_login_url)
+    _check_url("the auth token URL", spec.auth_token_url)
+    _check_url("the key set URL", spec.key_set_url)
+    if not spec.deployment_ids or any(not d.strip() for d in spec.deployment_ids):
+        raise DomainError("at least one non-empty deployment id is required")
+
+
+def find_platform(session: Session, issuer: str, client_id: str) -> Platform | None:
+    return session.scalars(
+        select(Platform).where(Platform.issuer == issuer, Platform.client_id == client_id)
+    ).one_or_none()
+
+
+def platforms_of_issuer(session: Session, issuer: str) -> list[Platform]:
+    return list(session.scalars(select(Platform).where(Platform.issuer == issuer).order_by(Platform.client_id)))
+
+
+def add_or_update_platform(session: Session, spec: PlatformSpec) -> tuple[Platform, bool]:
+    """Register ``spec``; an existing registration gets the new URLs and any new deployment ids.
+
+    Returns the platform and whether it was created.
+    """
+    validate_spec(spec)
+    platform = find_platform(session, spec.issuer, spec.client_id)
+    created = platform is None
+    if platform is None:
+        platform = Platform(issuer=spec.issuer, client_id=spec.client_id)
+        session.add(platform)
+    platform.name = spec.name or platform.name or urlsplit(spec.issuer).netloc or spec.issuer
+    platform.auth_login_url = spec.auth_login_url
+    platform.auth_token_url = spec.auth_token_url
+    platform.key_set_url = spec.key_set_url
+    known = {d.deployment_id for d in platform.deployments} if not created else set()
+    for deployment_id in dict.fromkeys(spec.deployment_ids):
+        if deployment_id not in known:
+            platform.deployments.append(Deployment(deployment_id=deployment_id))
+    session.flush()
+    return platform, created
+
+
+def list_platforms(session: Session) -> list[Platform]:
+    return list(
+        session.scalars(
+            select(Platform).options(selectinload(Platform.deployments)).order_by(Platform.issuer, Platform.client_id)
+        )
+    )
+
+
+def remove_platform(session: Session, issuer: str, client_id: str) -> None:
+    """Remove a registration and, through the tenant foreign keys, every row of its data."""
+    platform = find_platform(session, issuer, client_id)
+    if platform is None:
+        raise DomainError(f"no platform registered with issuer {issuer} and client id {client_id}")
+    session.delete(platform)
+    session.flush()
+
+
+def find_deployment(session: Session, platform: Platform, deployment_id: str) -> Deployment | None:
+    return session.scalars(
+        select(Deployment).where(Deployment.platform_id == platform.id, Deployment.deployment_id == deployment_id)
+    ).one_or_none()
+
+
+def describe(platforms: Iterable[Platform]) -> list[dict[str, object]]:
+    """Plain dictionaries for listing (``platform list --json``)."""
+    return [
+        {
+            "name": p.name,
+            "issuer": p.issuer,
+            "client_id": p.client_id,
+            "deployment_ids": [d.deployment_id for d in p.deployments],
+            "auth_login_url": p.auth_login_url,
+            "auth_token_url": p.auth_token_url,
+            "key_set_url": p.key_set_url,
+        }
+        for p in platforms
+    ]
