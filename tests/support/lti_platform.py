@@ -19,7 +19,7 @@ import jwt
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from jwt.algorithms import RSAAlgorithm
 
 from tests.support.processes import free_port
@@ -67,6 +67,7 @@ class LmsPlatform:
     keys: list[SigningKey] = field(default_factory=lambda: [new_key()])
     base_url: str = ""  # where its JWKS is served
     jwks_requests: int = 0
+    jwks_user_agents: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> SigningKey:
@@ -82,6 +83,7 @@ class LmsPlatform:
         @app.get("/jwks")
         def jwks():  # type: ignore[no-untyped-def]
             self.jwks_requests += 1
+            self.jwks_user_agents.append(request.headers.get("User-Agent", ""))
             return jsonify(keys=[k.public_jwk() for k in self.keys])
 
         return app
