@@ -10,10 +10,20 @@ from tests.integration.lti.conftest import Tool
 from tests.support.lti_platform import LmsPlatform
 
 ADD = [
-    "platform", "add", "--issuer", "https://moodle.example.org", "--client-id", "abc123",
-    "--deployment-id", "7", "--auth-login-url", "https://moodle.example.org/mod/lti/auth.php",
-    "--auth-token-url", "https://moodle.example.org/mod/lti/token.php",
-    "--keyset-url", "https://moodle.example.org/mod/lti/certs.php",
+    "platform",
+    "add",
+    "--issuer",
+    "https://moodle.example.org",
+    "--client-id",
+    "abc123",
+    "--deployment-id",
+    "7",
+    "--auth-login-url",
+    "https://moodle.example.org/mod/lti/auth.php",
+    "--auth-token-url",
+    "https://moodle.example.org/mod/lti/token.php",
+    "--keyset-url",
+    "https://moodle.example.org/mod/lti/certs.php",
 ]
 
 
@@ -30,8 +40,11 @@ def test_add_list_update_remove(app: Flask) -> None:
     assert "registered moodle.example.org" in result.output
     assert listed(app) == [
         {
-            "name": "moodle.example.org", "issuer": "https://moodle.example.org", "client_id": "abc123",
-            "deployment_ids": ["7"], "auth_login_url": "https://moodle.example.org/mod/lti/auth.php",
+            "name": "moodle.example.org",
+            "issuer": "https://moodle.example.org",
+            "client_id": "abc123",
+            "deployment_ids": ["7"],
+            "auth_login_url": "https://moodle.example.org/mod/lti/auth.php",
             "auth_token_url": "https://moodle.example.org/mod/lti/token.php",
             "key_set_url": "https://moodle.example.org/mod/lti/certs.php",
         }
@@ -55,8 +68,9 @@ def test_add_list_update_remove(app: Flask) -> None:
 def test_remove_asks_before_deleting_data(app: Flask) -> None:
     runner = app.test_cli_runner()
     runner.invoke(args=ADD)
-    result = runner.invoke(args=["platform", "remove", "https://moodle.example.org", "--client-id", "abc123"],
-                           input="n\n")
+    result = runner.invoke(
+        args=["platform", "remove", "https://moodle.example.org", "--client-id", "abc123"], input="n\n"
+    )
     assert result.exit_code != 0
     assert len(listed(app)) == 1
 

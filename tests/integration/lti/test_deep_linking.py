@@ -61,8 +61,14 @@ def test_instructor_places_widgets_and_the_lms_gets_a_signed_response(tool: Tool
     page = picker(tool, lms, browser)
     response = browser.post(
         tool.url + "/lti/deep-linking/respond",
-        data={"dl_token": hidden(page, "dl_token"), "title": "Reviews & talk", "widget_ratings": "1",
-              "ratings_reviews": "1", "widget_comments": "1", "layout": "together"},
+        data={
+            "dl_token": hidden(page, "dl_token"),
+            "title": "Reviews & talk",
+            "widget_ratings": "1",
+            "ratings_reviews": "1",
+            "widget_comments": "1",
+            "layout": "together",
+        },
     )
     assert response.status_code == 200, response.text
     message = verify_response(tool, lms, response.text)
@@ -104,8 +110,14 @@ def test_one_link_per_widget_when_the_platform_accepts_several(tool: Tool, lms: 
     page = picker(tool, lms, browser)
     response = browser.post(
         tool.url + "/lti/deep-linking/respond",
-        data={"dl_token": hidden(page, "dl_token"), "widget_colleagues": "1", "colleagues_min_count": "7",
-              "widget_recommendations": "1", "recommendations_count": "3", "layout": "separate"},
+        data={
+            "dl_token": hidden(page, "dl_token"),
+            "widget_colleagues": "1",
+            "colleagues_min_count": "7",
+            "widget_recommendations": "1",
+            "recommendations_count": "3",
+            "layout": "separate",
+        },
     )
     items = verify_response(tool, lms, response.text)[DL + "content_items"]
     assert [i["custom"]["wom_widgets"] for i in items] == ["colleagues", "recommendations"]
@@ -117,7 +129,12 @@ def test_picker_without_multiple_offers_one_link(tool: Tool, lms: LmsPlatform, b
     assert 'value="separate"' not in page
     response = browser.post(
         tool.url + "/lti/deep-linking/respond",
-        data={"dl_token": hidden(page, "dl_token"), "widget_ratings": "1", "widget_comments": "1", "layout": "separate"},
+        data={
+            "dl_token": hidden(page, "dl_token"),
+            "widget_ratings": "1",
+            "widget_comments": "1",
+            "layout": "separate",
+        },
     )
     assert response.status_code == 422
     assert "accepts one link at a time" in response.text
@@ -155,7 +172,8 @@ def test_picker_submit_needs_the_token_we_issued(tool: Tool, lms: LmsPlatform, b
 
 def test_learners_cannot_place_widgets(tool: Tool, lms: LmsPlatform, browser) -> None:
     response = lms.launch(
-        browser, tool.url,
+        browser,
+        tool.url,
         claims=deep_linking_claims(lms, roles=["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"]),
     )
     assert response.status_code == 403

@@ -17,7 +17,11 @@ from tests.support.processes import BIN, free_port, stop, wait_for_http
 def start_gunicorn(port: int, env: dict[str, str], cwd: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1", "plugin:create_app()"],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
