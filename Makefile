@@ -23,7 +23,7 @@ $(VENV)/.installed-dev: setup.cfg pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed
 	WOM_DEMO=$${WOM_DEMO:-1} $(BIN)/wordofmouth db upgrade
-	@echo "Word of Mouth: open http://$(HOST):$(PORT)/ (demo LMS at http://$(HOST):$(PORT)/demo once enabled)"
+	@echo "Word of Mouth: open http://$(HOST):$(PORT)/demo/ (the demo LMS); admin URLs at http://$(HOST):$(PORT)/"
 	WOM_DEMO=$${WOM_DEMO:-1} $(BIN)/wordofmouth run --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-dev

@@ -21,6 +21,12 @@ from plugin.settings import Settings, load_settings
 
 log = logging.getLogger("wordofmouth")
 REQUEST_ID_HEADER = "X-Request-Id"
+# Pages run inside LMS iframes, so no X-Frame-Options; scripts only from our own files (no inline
+# script), which keeps anything a learner writes from running even if escaping were ever missed.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-src 'self'; form-action 'self' https: http:; base-uri 'none'; object-src 'none'"
+)
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 
 
@@ -84,6 +90,9 @@ def _register_request_hooks(app: Flask) -> None:
             finally:
                 session.close()
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         return response
 
     @app.teardown_request

@@ -20,6 +20,18 @@ def _demo() -> demo.DemoPlatform:
     return platform
 
 
+@demo_bp.after_request
+def allow_framing_the_tool(response: Response) -> Response:
+    """The demo LMS frames the tool, which may sit on another origin (another site in tests)."""
+    from plugin.app import CONTENT_SECURITY_POLICY
+
+    tool = get_settings(current_app).base_url
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "frame-src 'self'", f"frame-src 'self' {tool}"
+    )
+    return response
+
+
 @demo_bp.get("/")
 def index() -> str:
     platform = _demo()

@@ -98,3 +98,11 @@ def test_unsafe_incoming_request_id_is_replaced(client: FlaskClient) -> None:
 def test_landing_page_lists_admin_urls_from_base_url(client: FlaskClient) -> None:
     page = client.get("/").get_data(as_text=True)
     assert "http://localhost/healthz" in page
+
+
+def test_pages_carry_a_strict_script_policy_but_may_be_framed(client: FlaskClient) -> None:
+    response = client.get("/")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    assert "X-Frame-Options" not in response.headers
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
