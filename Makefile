@@ -21,10 +21,13 @@ $(VENV)/.installed-dev: setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
+# The demo LMS is on by default here; the base URL follows HOST and PORT unless set.
+run: export WOM_DEMO ?= 1
+run: export WOM_BASE_URL ?= http://$(HOST):$(PORT)
 run: $(VENV)/.installed
-	WOM_DEMO=$${WOM_DEMO:-1} $(BIN)/wordofmouth db upgrade
+	$(BIN)/wordofmouth db upgrade
 	@echo "Word of Mouth: open http://$(HOST):$(PORT)/demo/ (the demo LMS); admin URLs at http://$(HOST):$(PORT)/"
-	WOM_DEMO=$${WOM_DEMO:-1} $(BIN)/wordofmouth run --host $(HOST) --port $(PORT)
+	$(BIN)/wordofmouth run --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

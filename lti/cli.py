@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
 
 from plugin.errors import DomainError
 from plugin.services import platforms, tool_keys
 
 
-def _session():  # type: ignore[no-untyped-def]
+def _session() -> Session:
     return current_app.extensions["wordofmouth.sessions"]()
+
+
+@contextmanager
+def _unit_of_work() -> Iterator[Session]:
+    """A session committed on success; a refused change becomes a usage error (exit 2)."""
+    session = _session()
+    try:
+        yield session
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        raise click.UsageError(exc.detail) from exc
+    finally:
+        session.close()
 
 
 @click.group("platform")
@@ -55,19 +72,13 @@ def platform_add(
         deployment_ids=tuple(d.strip() for d in deployment_ids),
         name=name.strip(),
     )
-    session = _session()
-    try:
+    with _unit_of_work() as session:
         platform, created = platforms.add_or_update_platform(session, spec)
-        session.commit()
-    except DomainError as exc:
-        session.rollback()
-        raise click.UsageError(exc.detail) from exc
-    finally:
-        session.close()
+        deployments = ", ".join(d.deployment_id for d in platform.deployments)
     verb = "registered" if created else "updated"
     click.echo(
         f"{verb} {platform.name}: issuer {issuer}, client id {client_id}, "
-        f"deployments {', '.join(d.deployment_id for d in platform.deployments)}"
+        f"deployments {deployments}"
     )
 
 
@@ -104,15 +115,8 @@ def platform_remove(issuer: str, client_id: str, yes: bool) -> None:
     """Remove a registration and ALL data of its learners (ratings, comments, enrolments...)."""
     if not yes:
         click.confirm(f"Remove {issuer} (client {client_id}) and all its learners' data?", abort=True)
-    session = _session()
-    try:
+    with _unit_of_work() as session:
         platforms.remove_platform(session, issuer, client_id)
-        session.commit()
-    except DomainError as exc:
-        session.rollback()
-        raise click.UsageError(exc.detail) from exc
-    finally:
-        session.close()
     click.echo(f"removed {issuer} (client {client_id})")
 
 
@@ -125,12 +129,8 @@ def keys_cli() -> None:
 @with_appcontext
 def keys_rotate() -> None:
     """Sign with the published next key, publish a new next key, retire the old key after a grace period."""
-    session = _session()
-    try:
+    with _unit_of_work() as session:
         active, upcoming = tool_keys.rotate(session)
-        session.commit()
-    finally:
-        session.close()
     click.echo(
         f"now signing with {active}; published next key {upcoming}; "
         f"the previous key stays published for {tool_keys.RETIRED_KEY_GRACE.days} days"

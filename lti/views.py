@@ -226,6 +226,10 @@ def _deep_linking_picker(ctx: LaunchContext, error: str | None = None) -> tuple[
             "context_label": ctx.context_label,
         }
     )
+    return _render_picker(token, accept_multiple, ctx.context_title, error)
+
+
+def _render_picker(token: str, accept_multiple: bool, course: str | None, error: str | None = None) -> str:
     return render_template(
         "lti/picker.html",
         token=token,
@@ -233,7 +237,7 @@ def _deep_linking_picker(ctx: LaunchContext, error: str | None = None) -> tuple[
         titles=WIDGET_TITLES,
         widget_settings=WIDGET_SETTINGS,
         accept_multiple=accept_multiple,
-        course=ctx.context_title,
+        course=course,
         error=error,
     )
 
@@ -250,19 +254,7 @@ def deep_linking_respond() -> tuple[str, int] | str:
     try:
         choices = parse_choices(request.form, accept_multiple)
     except ValueError as exc:
-        return (
-            render_template(
-                "lti/picker.html",
-                token=token,
-                kinds=WIDGET_KINDS,
-                titles=WIDGET_TITLES,
-                widget_settings=WIDGET_SETTINGS,
-                accept_multiple=accept_multiple,
-                course=data.get("context_title"),
-                error=str(exc),
-            ),
-            422,
-        )
+        return _render_picker(token, accept_multiple, data.get("context_title"), str(exc)), 422
     session = db_session()
     item = None
     if data.get("context_id"):

@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+import enum
+
+from sqlalchemy import DateTime, Enum, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -50,6 +52,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def string_enum(enum_class: type[enum.StrEnum], name: str) -> Enum:
+    """An enum stored as its string values in a VARCHAR: the same on SQLite and PostgreSQL,
+    and new members need no ALTER TYPE."""
+    return Enum(
+        enum_class, name=name, native_enum=False, length=16, values_callable=lambda members: [m.value for m in members]
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

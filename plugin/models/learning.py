@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Enum,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -17,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from plugin.db import Base, UTCDateTime, utcnow
+from plugin.db import Base, UTCDateTime, string_enum, utcnow
 
 
 def _tenant_fk(columns: list[str], table: str) -> ForeignKeyConstraint:
@@ -52,9 +51,7 @@ class ItemSource(enum.StrEnum):
     CATALOGUE = "catalogue"
 
 
-_ITEM_SOURCE = Enum(
-    ItemSource, name="item_source", native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-)
+_ITEM_SOURCE = string_enum(ItemSource, "item_source")
 
 
 class Item(Base):
@@ -132,15 +129,7 @@ class Enrolment(Base):
     platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
     learner_id: Mapped[int] = mapped_column()
     item_id: Mapped[int] = mapped_column()
-    source: Mapped[EnrolmentSource] = mapped_column(
-        Enum(
-            EnrolmentSource,
-            name="enrolment_source",
-            native_enum=False,
-            length=16,
-            values_callable=lambda e: [m.value for m in e],
-        )
-    )
+    source: Mapped[EnrolmentSource] = mapped_column(string_enum(EnrolmentSource, "enrolment_source"))
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

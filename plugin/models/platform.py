@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from plugin.db import Base, UTCDateTime, utcnow
+from plugin.db import Base, UTCDateTime, string_enum, utcnow
 
 URL = String(2048)
 
@@ -69,16 +69,7 @@ class ToolKey(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kid: Mapped[str] = mapped_column(String(64), unique=True)
     private_key_pem: Mapped[str] = mapped_column(Text)
-    status: Mapped[KeyStatus] = mapped_column(
-        Enum(
-            KeyStatus,
-            name="tool_key_status",
-            native_enum=False,
-            length=16,
-            values_callable=lambda e: [m.value for m in e],
-        ),
-        index=True,
-    )
+    status: Mapped[KeyStatus] = mapped_column(string_enum(KeyStatus, "tool_key_status"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
