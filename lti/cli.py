@@ -76,10 +76,7 @@ def platform_add(
         platform, created = platforms.add_or_update_platform(session, spec)
         deployments = ", ".join(d.deployment_id for d in platform.deployments)
     verb = "registered" if created else "updated"
-    click.echo(
-        f"{verb} {platform.name}: issuer {issuer}, client id {client_id}, "
-        f"deployments {deployments}"
-    )
+    click.echo(f"{verb} {platform.name}: issuer {issuer}, client id {client_id}, deployments {deployments}")
 
 
 @platform_cli.command("list")
