@@ -73,17 +73,27 @@ def test_widget_api_accepts_the_token_from_the_launch_and_nothing_else(tool: Too
 
 
 def test_expired_widget_token_says_reload(tool: Tool, lms: LmsPlatform, browser) -> None:
-    token = widget_token(lms.launch(browser, tool.url).text)
-    with tool.app.test_request_context():
-        from lti.tokens import read_widget_token
+    import pytest
 
-        try:
-            read_widget_token(token, max_age=-1)
-        except Exception as exc:
-            assert exc.__class__.__name__ == "SessionExpiredError"
-            assert "Reload the page" in str(exc)
-        else:
-            raise AssertionError("an expired token was accepted")
+    from lti.tokens import SessionExpiredError, read_widget_token
+
+    token = widget_token(lms.launch(browser, tool.url).text)
+    with tool.app.test_request_context(), pytest.raises(SessionExpiredError, match="Reload the page to continue"):
+        read_widget_token(token, max_age=-1)
+
+
+def test_concurrent_launches_with_one_state_let_exactly_one_through(tool: Tool, lms: LmsPlatform, browser) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    redirect = lms.login(browser, tool.url)
+    id_token = lms.sign(lms.claims(redirect.nonce, tool.url))
+
+    def post(_: int) -> int:
+        return requests.post(redirect.redirect_uri, data={"id_token": id_token, "state": redirect.state}).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(pool.map(post, range(4)))
+    assert statuses == [200, 401, 401, 401]
 
 
 def test_login_by_get_works_too(tool: Tool, lms: LmsPlatform, browser) -> None:
@@ -165,3 +175,23 @@ def test_two_platforms_never_share_learners(tool: Tool, lms: LmsPlatform, browse
     assert len({learner.platform_id for learner in learners}) == 2
     assert session.scalar(select(func.count()).select_from(Item)) == 2
     session.close()
+
+
+def test_login_without_client_id_uses_the_issuers_only_registration(tool: Tool, lms: LmsPlatform, browser) -> None:
+    response = lms.launch(browser, tool.url, login={"client_id": None, "lti_storage_target": "_parent"})
+    assert response.status_code == 200, response.text
+
+
+def test_login_without_client_id_is_refused_when_the_issuer_has_several(tool: Tool, lms: LmsPlatform, browser) -> None:
+    from tests.integration.lti.conftest import register
+    from tests.support.lti_platform import LmsPlatform as Platform
+
+    register(tool, Platform(issuer=lms.issuer, client_id="second-client", base_url=lms.base_url))
+    response = browser.post(
+        tool.url + "/lti/login",
+        data={"iss": lms.issuer, "login_hint": "u", "target_link_uri": tool.url + "/lti/launch"},
+        allow_redirects=False,
+    )
+    assert response.status_code == 400
+    assert "several registrations" in response.text
+    assert lms.launch(browser, tool.url).status_code == 200  # with client_id it is unambiguous
