@@ -16,7 +16,7 @@ from plugin import migrate
 from plugin.app import create_app
 
 
-def run() -> float:
+def run(calls: int = 200, rounds: int = 15) -> float:
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
         migrate.upgrade(url)
@@ -32,7 +32,9 @@ def run() -> float:
             return jsonify(status="ok", database="ok")
 
         bare_client, our_client = bare.test_client(), ours.test_client()
-        base, cand, ratio = compare(lambda: bare_client.get("/healthz"), lambda: our_client.get("/healthz"))
+        base, cand, ratio = compare(
+            lambda: bare_client.get("/healthz"), lambda: our_client.get("/healthz"), rounds=rounds, calls=calls
+        )
         report("GET /healthz vs bare Flask", base, cand, ratio)
         engine.dispose()
         return ratio
