@@ -172,6 +172,7 @@ def launch() -> Response | str:
     )
     page = _deep_linking_picker(ctx) if ctx.is_deep_linking else _resource_launch(ctx)
     response = page if isinstance(page, Response) else Response(page, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"  # the page holds a bearer token
     if state:
         response.delete_cookie(
             BINDING_COOKIE_PREFIX + state, path=url_for("lti.launch"), secure=True, samesite="None", partitioned=True

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -120,6 +120,17 @@ def _register_error_handlers(app: Flask) -> None:
     def domain_error(exc: DomainError) -> Response:
         log.info("%s %s -> %s: %s", request.method, request.path, exc.status, exc.detail)
         return problem(exc.status, exc.title, exc.detail)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError) -> Response:
+        log.error("database unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
+        response = problem(
+            503,
+            "Service unavailable",
+            "The database is busy or cannot be reached. Nothing was saved; please try again in a moment.",
+        )
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception) -> Response:

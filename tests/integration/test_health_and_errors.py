@@ -106,3 +106,17 @@ def test_pages_carry_a_strict_script_policy_but_may_be_framed(client: FlaskClien
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
     assert "X-Frame-Options" not in response.headers
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_unreachable_database_on_a_page_is_a_503_with_retry(tmp_path: Path) -> None:
+    app = create_app(
+        {
+            "WOM_DATABASE_URL": "sqlite:////nonexistent-folder-for-wom/wordofmouth.db",
+            "WOM_INSTANCE_PATH": str(tmp_path),
+            "WOM_SECRET_KEY": TEST_SECRET,
+        }
+    )
+    response = app.test_client().get("/lti/jwks")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.get_json()["detail"].startswith("The database is busy or cannot be reached")

@@ -21,6 +21,7 @@ def widget_token(page: str) -> str:
 def test_launch_records_learner_item_placement_and_enrolment(tool: Tool, lms: LmsPlatform, browser) -> None:
     response = lms.launch(browser, tool.url)
     assert response.status_code == 200, response.text
+    assert response.headers["Cache-Control"] == "no-store"
     assert "Ada Lovelace" in response.text
     assert "Safety at Work" in response.text
 
