@@ -29,8 +29,10 @@ class DatabaseToolConf(ToolConfAbstract):
     def check_iss_has_many_clients(self, iss: str) -> bool:
         return True
 
-    def find_registration_by_issuer(self, iss: str, *args: Any, **kwargs: Any) -> Registration:
-        raise NotImplementedError("registrations are keyed by issuer and client id")
+    def find_registration_by_issuer(self, iss: str, *args: Any, **kwargs: Any) -> Registration | None:
+        """The issuer's registration when it has exactly one; None when it has none or several."""
+        known = platforms.platforms_of_issuer(self._session, iss)
+        return self.find_registration_by_params(iss, known[0].client_id) if len(known) == 1 else None
 
     def find_registration_by_params(self, iss: str, client_id: str, *args: Any, **kwargs: Any) -> Registration | None:
         platform = platforms.find_platform(self._session, iss, client_id)
@@ -52,7 +54,11 @@ class DatabaseToolConf(ToolConfAbstract):
         )
 
     def find_deployment(self, iss: str, deployment_id: str) -> LtiDeployment | None:
-        raise NotImplementedError("deployments are looked up with the client id")
+        """The deployment under the issuer's only registration (see ``find_registration_by_issuer``)."""
+        known = platforms.platforms_of_issuer(self._session, iss)
+        if len(known) != 1:
+            return None
+        return self.find_deployment_by_params(iss, deployment_id, known[0].client_id)
 
     def find_deployment_by_params(
         self, iss: str, deployment_id: str, client_id: str, *args: Any, **kwargs: Any
