@@ -13,10 +13,14 @@ def init_app(app: Flask) -> None:
     from plugin.app import get_settings
 
     app.extensions["wordofmouth.key_sets"] = PlatformKeySets()
+    settings = get_settings(app)
+    if settings.rate_limit_lti != "off":
+        # Per client address: generous, because a whole office may reach us through one NAT address.
+        app.extensions["wordofmouth.limiter"].limit(settings.rate_limit_lti)(bp)
     app.register_blueprint(bp)
     app.cli.add_command(platform_cli)
     app.cli.add_command(keys_cli)
-    if get_settings(app).demo:
+    if settings.demo:
         from lti.demo.views import demo_bp
 
         app.register_blueprint(demo_bp)

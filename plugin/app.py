@@ -9,10 +9,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from plugin.db import make_engine, make_session_factory
 from plugin.errors import DomainError
@@ -111,7 +114,12 @@ def _register_error_handlers(app: Flask) -> None:
             log.error("%s %s -> %s", request.method, request.path, status)
         else:
             log.info("%s %s -> %s: %s", request.method, request.path, status, exc.description)
-        response = problem(status, exc.name, exc.description or exc.name)
+        detail = exc.description or exc.name
+        if status == 429:
+            detail = "Too many requests from your network in a short time. Wait a minute, then try again."
+        response = problem(status, exc.name, detail)
+        if status == 429:
+            response.headers["Retry-After"] = "60"
         if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         return response
@@ -206,6 +214,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https"),
         SESSION_COOKIE_HTTPONLY=True,
+    )
+    if settings.trusted_proxies:
+        # Behind N proxies, trust their X-Forwarded-* so rate limits see the learner's address.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
+    app.extensions["wordofmouth.limiter"] = Limiter(
+        key_func=get_remote_address,
+        app=app,
+        storage_uri=settings.rate_limit_storage_url,
+        headers_enabled=False,
+        key_prefix="wom",
     )
     engine = make_engine(settings.database_url)
     app.extensions["wordofmouth.settings"] = settings

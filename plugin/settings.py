@@ -38,6 +38,10 @@ class Settings:
     log_level: str = "INFO"
     group_parameter: str = "department"
     demo_lms_url: str = ""
+    rate_limit_lti: str = "300 per minute"
+    rate_limit_api: str = "600 per minute"
+    rate_limit_storage_url: str = "memory://"
+    trusted_proxies: int = 0
     secret_key_is_dev: bool = field(default=False, repr=False)
 
     @property
@@ -84,6 +88,30 @@ def _as_bool(name: str, raw: str) -> bool:
     if word in FALSE_WORDS:
         return False
     raise ConfigurationError(f"{name} must be one of 1/0, true/false, yes/no, on/off (got {raw!r})")
+
+
+def _rate_limit(name: str, raw: str) -> str:
+    """A limit such as ``300 per minute`` or ``10/second``; ``off`` disables it."""
+    from limits import parse_many
+
+    text = raw.strip()
+    if text.lower() == "off":
+        return "off"
+    try:
+        parse_many(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must look like '300 per minute' or be 'off' (got {raw!r})") from exc
+    return text
+
+
+def _as_count(name: str, raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a whole number (got {raw!r})") from exc
+    if value < 0:
+        raise ConfigurationError(f"{name} must not be negative")
+    return value
 
 
 def _dev_secret(instance_path: Path) -> str:
@@ -146,6 +174,10 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         log_level=layered.get("WOM_LOG_LEVEL", "INFO").upper(),
         group_parameter=layered.get("WOM_GROUP_PARAMETER", "department").strip(),
         demo_lms_url=(layered.get("WOM_DEMO_LMS_URL") or base_url).strip().rstrip("/"),
+        rate_limit_lti=_rate_limit("WOM_RATE_LIMIT_LTI", layered.get("WOM_RATE_LIMIT_LTI", "300 per minute")),
+        rate_limit_api=_rate_limit("WOM_RATE_LIMIT_API", layered.get("WOM_RATE_LIMIT_API", "600 per minute")),
+        rate_limit_storage_url=layered.get("WOM_RATE_LIMIT_STORAGE_URL", "memory://").strip(),
+        trusted_proxies=_as_count("WOM_TRUSTED_PROXIES", layered.get("WOM_TRUSTED_PROXIES", "0")),
         secret_key_is_dev=secret_is_dev,
     )
     if settings.is_production and (problems := settings.production_problems()):
