@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jwcrypto.jwk import JWK
 from pylti1p3.deployment import Deployment as LtiDeployment
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config import ToolConfAbstract
@@ -39,8 +40,6 @@ class DatabaseToolConf(ToolConfAbstract):
         if platform is None:
             return None
         key = tool_keys.signing_key(self._session)
-        from jwcrypto.jwk import JWK
-
         public_pem = JWK.from_pem(key.private_key_pem.encode()).export_to_pem().decode()
         return (
             Registration()

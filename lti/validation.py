@@ -38,11 +38,50 @@ class LaunchRequest:
     binding_cookie: str | None  # value of the login's partitioned cookie, when the browser sent it
 
 
-def _admin_register_hint(issuer: str) -> str:
-    return (
+def unknown_issuer(issuer: str) -> LaunchError:
+    return LaunchError(
+        f"unknown issuer {issuer}",
         f"Register it with `wordofmouth platform add --issuer {issuer} --client-id ... --deployment-id ... "
-        "--auth-login-url ... --auth-token-url ... --keyset-url ...` (see `wordofmouth urls`)."
-    )
+        "--auth-login-url ... --auth-token-url ... --keyset-url ...` (see `wordofmouth urls`).",
+        status=403,
+    ).about(issuer=issuer)
+
+
+def unregistered_client(issuer: str, client_id: str) -> LaunchError:
+    return LaunchError(
+        f"client id {client_id!r} is not registered for issuer {issuer}",
+        "Register this client id with `wordofmouth platform add`. On Moodle, an activity that still "
+        "carries an LTI 1.1 consumer key sends that key instead of the client id: clear it in the "
+        "activity settings.",
+        status=403,
+    ).about(issuer=issuer, client_id=client_id)
+
+
+def unregistered_deployment(platform: Platform, deployment_id: str) -> LaunchError:
+    return LaunchError(
+        f"deployment {deployment_id!r} is not registered for {platform.issuer} (client {platform.client_id})",
+        f"Add it: `wordofmouth platform add --issuer {platform.issuer} --client-id {platform.client_id} "
+        f"--deployment-id {deployment_id} ...` with the same URLs.",
+        status=403,
+    ).about(issuer=platform.issuer, client_id=platform.client_id, deployment_id=deployment_id)
+
+
+def login_registration(session: Session, issuer: str, client_id: str | None) -> Platform:
+    """The registration a login names; without a client id, the issuer's only one."""
+    known = platforms.platforms_of_issuer(session, issuer)
+    if not known:
+        raise unknown_issuer(issuer)
+    if client_id:
+        found = next((p for p in known if p.client_id == client_id), None)
+        if found is None:
+            raise unregistered_client(issuer, client_id)
+        return found
+    if len(known) > 1:
+        raise LaunchError(
+            f"issuer {issuer} has several registrations and the login did not say which (no client_id)",
+            "Configure the LMS to send client_id with the login request.",
+        ).about(issuer=issuer)
+    return known[0]
 
 
 def _unverified(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -86,7 +125,7 @@ def find_registration(session: Session, body: dict[str, Any]) -> Platform:
         raise LaunchError("the id_token has no issuer (iss)")
     candidates = platforms.platforms_of_issuer(session, issuer)
     if not candidates:
-        raise LaunchError(f"unknown issuer {issuer}", _admin_register_hint(issuer), status=403).about(issuer=issuer)
+        raise unknown_issuer(issuer)
     audiences = _audiences(body)
     azp = body.get("azp")
     registered = {p.client_id: p for p in candidates}
@@ -102,13 +141,7 @@ def find_registration(session: Session, body: dict[str, Any]) -> Platform:
         return registered[azp]
     client_id = audiences[0]
     if client_id not in registered:
-        raise LaunchError(
-            f"client id {client_id!r} is not registered for issuer {issuer}",
-            "Register this client id with `wordofmouth platform add`. On Moodle, an activity that still "
-            "carries an LTI 1.1 consumer key sends that key instead of the client id: clear it in the "
-            "activity settings.",
-            status=403,
-        ).about(issuer=issuer, client_id=client_id)
+        raise unregistered_client(issuer, client_id)
     return registered[client_id]
 
 
@@ -189,15 +222,18 @@ def _check_message(body: dict[str, Any], base_url: str) -> None:
     target = body.get(claims.TARGET_LINK_URI)
     if message_type == claims.RESOURCE_LINK_REQUEST and not target:
         raise LaunchError("the launch has no target_link_uri")
-    if target is not None and not is_own_url(str(target), base_url):
+    if target is not None:
+        check_target(str(target), base_url)
+
+
+def check_target(target_link_uri: str, base_url: str) -> None:
+    """The launch must aim at this tool: its URL starts with ``WOM_BASE_URL``."""
+    own = target_link_uri == base_url or target_link_uri.startswith((base_url + "/", base_url + "?"))
+    if not own:
         raise LaunchError(
-            f"the target_link_uri {target} is not on this tool ({base_url})",
+            f"the target_link_uri {target_link_uri} is not on this tool ({base_url})",
             "The tool URL registered in the LMS must start with WOM_BASE_URL.",
         )
-
-
-def is_own_url(url: str, base_url: str) -> bool:
-    return url == base_url or url.startswith(base_url + "/") or url.startswith(base_url + "?")
 
 
 def _roles(body: dict[str, Any]) -> tuple[str, ...]:
@@ -231,12 +267,7 @@ def validate_launch(
     if not isinstance(deployment_id, str) or not deployment_id:
         raise LaunchError("the launch has no deployment id").about(**context)
     if platforms.find_deployment(session, platform, deployment_id) is None:
-        raise LaunchError(
-            f"deployment {deployment_id!r} is not registered for {platform.issuer} (client {platform.client_id})",
-            f"Add it: `wordofmouth platform add --issuer {platform.issuer} --client-id {platform.client_id} "
-            f"--deployment-id {deployment_id} ...` with the same URLs.",
-            status=403,
-        ).about(**context)
+        raise unregistered_deployment(platform, deployment_id)
     try:
         _check_message(body, base_url)
     except LaunchError as exc:

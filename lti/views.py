@@ -23,7 +23,13 @@ from lti.tokens import (
     read_deep_linking_token,
 )
 from lti.tool_config import DatabaseToolConf
-from lti.validation import LaunchRequest, is_own_url, validate_launch
+from lti.validation import (
+    LaunchRequest,
+    check_target,
+    login_registration,
+    unregistered_deployment,
+    validate_launch,
+)
 from plugin.app import db_session, get_settings
 from plugin.services import launches, login_states, platforms, tool_keys
 from plugin.services.launches import WIDGET_KINDS, WIDGET_TITLES
@@ -58,37 +64,6 @@ def launch_refused(exc: LaunchError) -> tuple[str, int]:
     )
 
 
-def _resolve_login_platform(issuer: str, client_id: str | None):  # type: ignore[no-untyped-def]
-    session = db_session()
-    if client_id:
-        platform = platforms.find_platform(session, issuer, client_id)
-        if platform is None:
-            known = platforms.platforms_of_issuer(session, issuer)
-            if not known:
-                raise LaunchError(
-                    f"unknown issuer {issuer}",
-                    f"Register it with `wordofmouth platform add --issuer {issuer} --client-id {client_id} ...`.",
-                    status=403,
-                ).about(issuer=issuer, client_id=client_id)
-            raise LaunchError(
-                f"client id {client_id!r} is not registered for issuer {issuer}",
-                "Register this client id with `wordofmouth platform add`.",
-                status=403,
-            ).about(issuer=issuer, client_id=client_id)
-        return platform
-    known = platforms.platforms_of_issuer(session, issuer)
-    if len(known) == 1:
-        return known[0]
-    if not known:
-        raise LaunchError(f"unknown issuer {issuer}", "Register it with `wordofmouth platform add`.", status=403).about(
-            issuer=issuer
-        )
-    raise LaunchError(
-        f"issuer {issuer} has several registrations and the login did not say which (no client_id)",
-        "Configure the LMS to send client_id with the login request.",
-    ).about(issuer=issuer)
-
-
 @bp.route("/lti/login", methods=["GET", "POST"])
 def login() -> Response:
     """OIDC third-party initiated login (https://www.imsglobal.org/spec/security/v1p0/#step-1-third-party-initiated-login)."""
@@ -105,22 +80,16 @@ def login() -> Response:
             "This address is for the LMS to start a launch; open the tool from a course instead.",
         )
     client_id = (params.get("client_id") or "").strip() or None
-    platform = _resolve_login_platform(issuer, client_id)
-    base_url = get_settings(current_app).base_url
-    if not is_own_url(target_link_uri, base_url):
-        raise LaunchError(
-            f"the target_link_uri {target_link_uri} is not on this tool ({base_url})",
-            "The tool URL registered in the LMS must start with WOM_BASE_URL.",
-        ).about(issuer=issuer, client_id=platform.client_id)
-    deployment_id = params.get("lti_deployment_id")
     session = db_session()
+    platform = login_registration(session, issuer, client_id)
+    base_url = get_settings(current_app).base_url
+    try:
+        check_target(target_link_uri, base_url)
+    except LaunchError as exc:
+        raise exc.about(issuer=issuer, client_id=platform.client_id) from None
+    deployment_id = params.get("lti_deployment_id")
     if deployment_id and platforms.find_deployment(session, platform, deployment_id) is None:
-        raise LaunchError(
-            f"deployment {deployment_id!r} is not registered for {issuer} (client {platform.client_id})",
-            f"Add it: `wordofmouth platform add --issuer {issuer} --client-id {platform.client_id} "
-            f"--deployment-id {deployment_id} ...` with the same URLs.",
-            status=403,
-        ).about(issuer=issuer, client_id=platform.client_id, deployment_id=deployment_id)
+        raise unregistered_deployment(platform, deployment_id)
     login_states.purge_expired(session)
     issued = login_states.issue_login(session, platform.id, target_link_uri)
     query = {
@@ -261,20 +230,10 @@ def deep_linking_respond() -> tuple[str, int] | str:
     if data.get("context_id"):
         item = launches.upsert_item(
             session,
-            launches.LaunchRecord(
-                platform_id=data["platform_id"],
-                sub="",
-                name="",
-                email=None,
-                locale=None,
-                org_group=None,
-                roles=(),
-                context_id=data["context_id"],
-                context_title=data.get("context_title") or "",
-                context_label=data.get("context_label") or "",
-                resource_link_id=None,
-                resource_link_title="",
-            ),
+            data["platform_id"],
+            context_id=data["context_id"],
+            title=data.get("context_title") or "",
+            label=data.get("context_label") or "",
         )
     placements = launches.create_placements(
         session, data["platform_id"], item, [(c.title, c.kinds, c.settings) for c in choices]

@@ -107,23 +107,26 @@ def upsert_learner(session: Session, record: LaunchRecord) -> Learner:
     return learner
 
 
-def upsert_item(session: Session, record: LaunchRecord) -> Item:
-    source, key = (
-        (ItemSource.CATALOGUE, record.catalogue_item)
-        if record.catalogue_item
-        else (ItemSource.CONTEXT, record.context_id)
-    )
+def upsert_item(
+    session: Session, platform_id: int, *, context_id: str, title: str, label: str, catalogue_item: str | None = None
+) -> Item:
+    """The item a course is: its LTI context, or the shared catalogue entry it names.
+
+    A context item takes the course's current title and label; a catalogue item keeps the first
+    ones it was given, since several course copies with their own titles share it.
+    """
+    source, key = (ItemSource.CATALOGUE, catalogue_item) if catalogue_item else (ItemSource.CONTEXT, context_id)
     item = _get_or_create(
         session,
         lambda: session.scalars(
-            select(Item).where(Item.platform_id == record.platform_id, Item.source == source, Item.key == key)
+            select(Item).where(Item.platform_id == platform_id, Item.source == source, Item.key == key)
         ).one_or_none(),
-        lambda: Item(platform_id=record.platform_id, source=source, key=key),
+        lambda: Item(platform_id=platform_id, source=source, key=key),
     )
-    if record.context_title and (source == ItemSource.CONTEXT or not item.title):
-        item.title = record.context_title[:1024]
-    if record.context_label and (source == ItemSource.CONTEXT or not item.label):
-        item.label = record.context_label[:255]
+    if title and (source == ItemSource.CONTEXT or not item.title):
+        item.title = title[:1024]
+    if label and (source == ItemSource.CONTEXT or not item.label):
+        item.label = label[:255]
     return item
 
 
@@ -152,6 +155,7 @@ def upsert_placement(session: Session, record: LaunchRecord, item: Item) -> Plac
         ).one_or_none()
 
     placement = by_link()
+    origin = None
     if placement is None and record.placement_id is not None:
         origin = session.scalars(
             select(Placement).where(Placement.platform_id == record.platform_id, Placement.id == record.placement_id)
@@ -159,27 +163,22 @@ def upsert_placement(session: Session, record: LaunchRecord, item: Item) -> Plac
         if origin is not None and origin.resource_link_id is None:
             origin.resource_link_id = record.resource_link_id
             placement = origin
-        elif origin is not None:
-            placement = _get_or_create(
-                session,
-                by_link,
-                lambda: Placement(
-                    platform_id=record.platform_id,
-                    resource_link_id=record.resource_link_id,
-                    title=origin.title,
-                    widget_kinds=list(origin.widget_kinds),
-                    settings=dict(origin.settings),
-                ),
-            )
     if placement is None:
+        # A course copy (origin already linked elsewhere) takes the origin's widgets and settings.
+        title, kinds, settings = (
+            (origin.title, origin.widget_kinds, origin.settings)
+            if origin is not None
+            else ("", clean_widget_kinds(record.widget_kinds), record.settings)
+        )
         placement = _get_or_create(
             session,
             by_link,
             lambda: Placement(
                 platform_id=record.platform_id,
                 resource_link_id=record.resource_link_id,
-                widget_kinds=list(clean_widget_kinds(record.widget_kinds)),
-                settings=dict(record.settings),
+                title=title,
+                widget_kinds=list(kinds),
+                settings=dict(settings),
             ),
         )
     placement.item_id = item.id
@@ -214,7 +213,14 @@ def record_enrolment(
 
 def record_launch(session: Session, record: LaunchRecord, now: datetime | None = None) -> RecordedLaunch:
     learner = upsert_learner(session, record)
-    item = upsert_item(session, record)
+    item = upsert_item(
+        session,
+        record.platform_id,
+        context_id=record.context_id,
+        title=record.context_title,
+        label=record.context_label,
+        catalogue_item=record.catalogue_item,
+    )
     placement = upsert_placement(session, record, item)
     enrolment = record_enrolment(session, learner, item, record.roles, now)
     session.flush()

@@ -100,6 +100,12 @@ class LmsPlatform:
         }
 
     # -- the flow ---------------------------------------------------------------------------
+    def post_login(self, browser: requests.Session, tool_url: str, **params: Any) -> requests.Response:
+        """Post a bare login initiation (iss, login_hint, target) with ``params`` added or, as None, removed."""
+        data = {"iss": self.issuer, "login_hint": "u", "target_link_uri": tool_url + "/lti/launch", **params}
+        data = {k: v for k, v in data.items() if v is not None}
+        return browser.post(tool_url + "/lti/login", data=data, allow_redirects=False)
+
     def login(
         self, browser: requests.Session, tool_url: str, *, method: str = "post", **overrides: Any
     ) -> LoginRedirect:

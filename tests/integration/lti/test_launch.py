@@ -119,16 +119,7 @@ def test_login_redirect_carries_the_oidc_parameters(tool: Tool, lms: LmsPlatform
 
 
 def test_login_sets_a_partitioned_binding_cookie(tool: Tool, lms: LmsPlatform, browser) -> None:
-    response = browser.post(
-        tool.url + "/lti/login",
-        data={
-            "iss": lms.issuer,
-            "login_hint": "u",
-            "target_link_uri": tool.url + "/lti/launch",
-            "client_id": lms.client_id,
-        },
-        allow_redirects=False,
-    )
+    response = lms.post_login(browser, tool.url, client_id=lms.client_id)
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith("wom_lti_")
     for attribute in ("Secure", "HttpOnly", "SameSite=None", "Partitioned", "Path=/lti/launch"):
@@ -188,11 +179,7 @@ def test_login_without_client_id_is_refused_when_the_issuer_has_several(tool: To
     from tests.support.lti_platform import LmsPlatform as Platform
 
     register(tool, Platform(issuer=lms.issuer, client_id="second-client", base_url=lms.base_url))
-    response = browser.post(
-        tool.url + "/lti/login",
-        data={"iss": lms.issuer, "login_hint": "u", "target_link_uri": tool.url + "/lti/launch"},
-        allow_redirects=False,
-    )
+    response = lms.post_login(browser, tool.url)
     assert response.status_code == 400
     assert "several registrations" in response.text
     assert lms.launch(browser, tool.url).status_code == 200  # with client_id it is unambiguous

@@ -235,17 +235,7 @@ def test_unregistered_deployment_is_refused(tool: Tool, lms: LmsPlatform, browse
 
 
 def test_unregistered_deployment_is_refused_at_login(tool: Tool, lms: LmsPlatform, browser) -> None:
-    response = browser.post(
-        tool.url + "/lti/login",
-        data={
-            "iss": lms.issuer,
-            "login_hint": "u",
-            "target_link_uri": tool.url + "/lti/launch",
-            "client_id": lms.client_id,
-            "lti_deployment_id": "nope",
-        },
-        allow_redirects=False,
-    )
+    response = lms.post_login(browser, tool.url, client_id=lms.client_id, lti_deployment_id="nope")
     assert_refused(response, 403, "deployment &#39;nope&#39; is not registered")
 
 
@@ -310,14 +300,9 @@ def test_broken_logins_are_refused(tool: Tool, browser, params: dict, status: in
 
 
 def test_login_for_unknown_client_or_foreign_target(tool: Tool, lms: LmsPlatform, browser) -> None:
-    base = {"iss": lms.issuer, "login_hint": "u", "target_link_uri": tool.url + "/lti/launch"}
-    response = browser.post(tool.url + "/lti/login", data={**base, "client_id": "nope"}, allow_redirects=False)
+    response = lms.post_login(browser, tool.url, client_id="nope")
     assert_refused(response, 403, "client id &#39;nope&#39; is not registered")
-    response = browser.post(
-        tool.url + "/lti/login",
-        data={**base, "client_id": lms.client_id, "target_link_uri": "https://evil.example/"},
-        allow_redirects=False,
-    )
+    response = lms.post_login(browser, tool.url, client_id=lms.client_id, target_link_uri="https://evil.example/")
     assert_refused(response, 400, "is not on this tool")
 
 
