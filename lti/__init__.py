@@ -10,7 +10,7 @@ def init_app(app: Flask) -> None:
     from lti.cli import keys_cli, platform_cli
     from lti.keysets import PlatformKeySets
     from lti.views import bp
-    from plugin.app import get_settings
+    from plugin.web import get_settings
 
     app.extensions["wordofmouth.key_sets"] = PlatformKeySets()
     settings = get_settings(app)

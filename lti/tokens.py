@@ -16,8 +16,8 @@ from typing import Any, ParamSpec, TypeVar
 from flask import current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from plugin.app import get_settings
 from plugin.errors import DomainError
+from plugin.web import get_settings
 
 WIDGET_TOKEN_SECONDS = 2 * 60 * 60
 DEEP_LINKING_TOKEN_SECONDS = 60 * 60

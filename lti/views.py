@@ -30,9 +30,9 @@ from lti.validation import (
     unregistered_deployment,
     validate_launch,
 )
-from plugin.app import db_session, get_settings
 from plugin.services import launches, login_states, platforms, tool_keys
 from plugin.services.launches import WIDGET_KINDS, WIDGET_TITLES
+from plugin.web import db_session, get_settings
 
 log = logging.getLogger("wordofmouth.lti")
 bp = Blueprint("lti", __name__, template_folder="templates", static_folder="static", static_url_path="/lti/static")

@@ -20,16 +20,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from plugin.db import make_engine, make_session_factory
 from plugin.errors import DomainError
 from plugin.problems import problem
-from plugin.settings import Settings, load_settings
+from plugin.settings import load_settings
+from plugin.web import CONTENT_SECURITY_POLICY, get_settings
 
 log = logging.getLogger("wordofmouth")
 REQUEST_ID_HEADER = "X-Request-Id"
-# Pages run inside LMS iframes, so no X-Frame-Options; scripts only from our own files (no inline
-# script), which keeps anything a learner writes from running even if escaping were ever missed.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "connect-src 'self'; frame-src 'self'; form-action 'self' https: http:; base-uri 'none'; object-src 'none'"
-)
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 
 
@@ -52,19 +47,6 @@ def _configure_logging(level: str) -> None:
     log.addHandler(handler)
     log.setLevel(level)
     log.propagate = False
-
-
-def get_settings(app: Flask) -> Settings:
-    return app.extensions["wordofmouth.settings"]
-
-
-def db_session() -> Session:
-    """The session of the current request, opened on first use; the request commits it."""
-    if "db_session" not in g:
-        from flask import current_app
-
-        g.db_session = current_app.extensions["wordofmouth.sessions"]()
-    return g.db_session
 
 
 def _register_request_hooks(app: Flask) -> None:

@@ -10,7 +10,8 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from plugin import migrate
-from plugin.app import admin_urls, create_app, get_settings
+from plugin.app import admin_urls, create_app
+from plugin.web import get_settings
 
 
 def _create_app() -> object:

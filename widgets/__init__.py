@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from plugin.app import get_settings
+    from plugin.web import get_settings
     from widgets.api import bp, rate_limit_key
 
     limit = get_settings(app).rate_limit_api

@@ -9,8 +9,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from lti.tokens import NotAuthorizedError, require_widget_token
-from plugin.app import db_session
 from plugin.models import Item, Learner, Placement
+from plugin.web import db_session
 from widgets.schemas import MeOut
 
 bp = Blueprint("widgets_api", __name__, url_prefix="/api/v1")

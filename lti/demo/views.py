@@ -8,8 +8,8 @@ from jwt.algorithms import RSAAlgorithm
 
 from lti.demo import platform as demo
 from lti.errors import LaunchError
-from plugin.app import db_session, get_settings
 from plugin.services import tool_keys
+from plugin.web import db_session, get_settings
 
 demo_bp = Blueprint("demo", __name__, url_prefix="/demo", template_folder="templates")
 
@@ -23,7 +23,7 @@ def _demo() -> demo.DemoPlatform:
 @demo_bp.after_request
 def allow_framing_the_tool(response: Response) -> Response:
     """The demo LMS frames the tool, which may sit on another origin (another site in tests)."""
-    from plugin.app import CONTENT_SECURITY_POLICY
+    from plugin.web import CONTENT_SECURITY_POLICY
 
     tool = get_settings(current_app).base_url
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(

@@ -7,6 +7,21 @@ that would tie one organisation's learner to another organisation's course.
 
 from plugin.models.learning import Enrolment, Item, Learner, Placement
 from plugin.models.lti_state import LoginState
-from plugin.models.platform import Deployment, Platform, ToolKey
+from plugin.models.platform import Deployment, Platform, PlatformOrigin, ToolKey
+from plugin.models.social import Comment, Rating, Report, ReviewVote
 
-__all__ = ["Deployment", "Enrolment", "Item", "Learner", "LoginState", "Placement", "Platform", "ToolKey"]
+__all__ = [
+    "Comment",
+    "Deployment",
+    "Enrolment",
+    "Item",
+    "Learner",
+    "LoginState",
+    "Placement",
+    "Platform",
+    "PlatformOrigin",
+    "Rating",
+    "Report",
+    "ReviewVote",
+    "ToolKey",
+]

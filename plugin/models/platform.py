@@ -38,6 +38,32 @@ class Platform(Base):
     )
 
 
+class OriginSource(enum.StrEnum):
+    """How we know that a platform shows its pages at an origin."""
+
+    ISSUER = "issuer"
+    LAUNCH = "launch"
+    ADMIN = "admin"
+
+
+class PlatformOrigin(Base):
+    """A web origin (``https://lms.example.org``) whose pages may frame the tool for this platform.
+
+    The issuer is not always the page origin: Canvas uses one issuer for every customer while
+    course pages live on each customer's own domain. Origins are learned from launches (the
+    ``return_url`` of the launch presentation) or added by the admin.
+    """
+
+    __tablename__ = "platform_origin"
+    __table_args__ = (UniqueConstraint("platform_id", "origin"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"), index=True)
+    origin: Mapped[str] = mapped_column(String(300))
+    source: Mapped[OriginSource] = mapped_column(string_enum(OriginSource, "origin_source"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Deployment(Base):
     """A deployment id the platform sends in ``https://purl.imsglobal.org/spec/lti/claim/deployment_id``."""
 

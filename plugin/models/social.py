@@ -1,0 +1,153 @@
+"""What learners write and do with each other: ratings with reviews, helpful votes, comments, reports.
+
+Every row carries ``platform_id`` and points at its learner, item and target through composite
+tenant foreign keys, so one organisation's vote can never land on another's review. Learner text
+is stored as the plain text they typed; pages escape it when they render it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from plugin.db import Base, UTCDateTime, utcnow
+from plugin.models.learning import Learner
+
+REVIEW_MAX_LENGTH = 2000
+COMMENT_MAX_LENGTH = 5000
+REASON_MAX_LENGTH = 500
+
+
+def _tenant_fk(columns: list[str], table: str, ondelete: str = "CASCADE") -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(["platform_id", *columns], [f"{table}.platform_id", f"{table}.id"], ondelete=ondelete)
+
+
+def _author(cls_name: str, column: str = "learner_id") -> Mapped[Learner]:
+    return relationship(
+        Learner,
+        primaryjoin=f"and_({cls_name}.{column} == Learner.id, {cls_name}.platform_id == Learner.platform_id)",
+        foreign_keys=f"[{cls_name}.platform_id, {cls_name}.{column}]",
+        viewonly=True,
+        lazy="raise",
+    )
+
+
+class Rating(Base):
+    """One learner's 1-5 stars for an item, with an optional written review.
+
+    ``helpful_count`` mirrors the number of :class:`ReviewVote` rows so "most helpful first" is an
+    index scan, not a count per review. A hidden review keeps its stars in the summary: hiding
+    takes the words away from readers, not the learner's rating.
+    """
+
+    __tablename__ = "rating"
+    __table_args__ = (
+        UniqueConstraint("learner_id", "item_id"),
+        UniqueConstraint("platform_id", "id"),
+        CheckConstraint("stars BETWEEN 1 AND 5", name="stars_1_to_5"),
+        _tenant_fk(["learner_id"], "learner"),
+        _tenant_fk(["item_id"], "item"),
+        Index("ix_rating_platform_id_item_id_stars", "platform_id", "item_id", "stars"),
+        Index("ix_rating_item_id_updated_at", "item_id", "updated_at"),
+        Index("ix_rating_item_id_helpful_count", "item_id", "helpful_count"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column()
+    learner_id: Mapped[int] = mapped_column()
+    item_id: Mapped[int] = mapped_column()
+    stars: Mapped[int] = mapped_column(Integer)
+    review: Mapped[str | None] = mapped_column(Text)
+    helpful_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    review_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hidden_reason: Mapped[str | None] = mapped_column(String(REASON_MAX_LENGTH))
+    hidden_by: Mapped[int | None] = mapped_column()
+
+    author: Mapped[Learner] = _author("Rating")
+
+
+class ReviewVote(Base):
+    """A learner found someone else's review helpful: the trust signal recommendations use."""
+
+    __tablename__ = "review_vote"
+    __table_args__ = (
+        UniqueConstraint("rating_id", "learner_id"),
+        _tenant_fk(["rating_id"], "rating"),
+        _tenant_fk(["learner_id"], "learner"),
+        Index("ix_review_vote_platform_id_learner_id", "platform_id", "learner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column()
+    rating_id: Mapped[int] = mapped_column()
+    learner_id: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Comment(Base):
+    """A comment in an item's discussion (``placement_id`` set when the thread is per placement).
+
+    Replies sit one level under a top-level comment (``parent_id``). A deleted comment keeps its
+    row without text so its replies stay in place. ``approved_at`` is empty while a comment is
+    held for an instructor; ``reply_count`` counts replies that readers may see.
+    """
+
+    __tablename__ = "comment"
+    __table_args__ = (
+        UniqueConstraint("platform_id", "id"),
+        _tenant_fk(["learner_id"], "learner"),
+        _tenant_fk(["item_id"], "item"),
+        _tenant_fk(["placement_id"], "placement"),
+        _tenant_fk(["parent_id"], "comment"),
+        Index("ix_comment_thread", "item_id", "placement_id", "parent_id", "created_at", "id"),
+        Index("ix_comment_parent_id", "parent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column()
+    item_id: Mapped[int] = mapped_column()
+    placement_id: Mapped[int | None] = mapped_column()
+    learner_id: Mapped[int] = mapped_column()
+    parent_id: Mapped[int | None] = mapped_column()
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hidden_reason: Mapped[str | None] = mapped_column(String(REASON_MAX_LENGTH))
+    hidden_by: Mapped[int | None] = mapped_column()
+
+    author: Mapped[Learner] = _author("Comment")
+
+
+class Report(Base):
+    """A learner flags a review or a comment for the instructors; resolved when one acts on it."""
+
+    __tablename__ = "report"
+    __table_args__ = (
+        UniqueConstraint("rating_id", "learner_id"),
+        UniqueConstraint("comment_id", "learner_id"),
+        CheckConstraint("(rating_id IS NULL) <> (comment_id IS NULL)", name="one_target"),
+        _tenant_fk(["learner_id"], "learner"),
+        _tenant_fk(["rating_id"], "rating"),
+        _tenant_fk(["comment_id"], "comment"),
+        _tenant_fk(["item_id"], "item"),
+        Index("ix_report_item_id_resolved_at", "item_id", "resolved_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column()
+    item_id: Mapped[int] = mapped_column()
+    learner_id: Mapped[int] = mapped_column()
+    rating_id: Mapped[int | None] = mapped_column()
+    comment_id: Mapped[int | None] = mapped_column()
+    reason: Mapped[str] = mapped_column(String(REASON_MAX_LENGTH), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
