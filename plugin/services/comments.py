@@ -1,0 +1,240 @@
+"""Discussion under an item: comments, one level of replies, edits, deletes, cursor pages.
+
+Who sees what:
+- learners see approved, unhidden comments, and their own comments still waiting for approval;
+- a deleted or hidden top-level comment that has visible replies stays as a placeholder, so the
+  replies keep their place; otherwise it disappears;
+- instructors (staff of the item) see everything, with its state.
+
+Pages are cut by a cursor on (created_at, id), so a new comment never shifts the next page.
+Pinned top-level comments come first on the first page and are not repeated later.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased, joinedload
+
+from plugin.db import utcnow
+from plugin.errors import ConflictError, ForbiddenError, InvalidFieldError, NotFoundError
+from plugin.models import Comment
+from plugin.models.social import COMMENT_MAX_LENGTH
+from plugin.services.actors import Actor, Thread
+from plugin.services.text import clean_text
+
+PAGE_SIZE = 20
+ORDERS = ("newest", "oldest")
+
+
+@dataclass(frozen=True)
+class CommentPage:
+    pinned: list[Comment]
+    comments: list[Comment]
+    replies: dict[int, list[Comment]]
+    count: int
+    next_cursor: str | None
+    order: str
+    reported: set[int] = field(default_factory=set)
+
+
+def _in_thread(thread: Thread):  # type: ignore[no-untyped-def]
+    placement = (
+        Comment.placement_id.is_(None) if thread.placement_id is None else Comment.placement_id == thread.placement_id
+    )
+    return and_(Comment.platform_id == thread.platform_id, Comment.item_id == thread.item_id, placement)
+
+
+def _readable(actor: Actor, table=Comment):  # type: ignore[no-untyped-def]
+    """Comments the actor may read in full (not placeholders)."""
+    if actor.staff:
+        return table.deleted_at.is_(None)
+    return and_(
+        table.deleted_at.is_(None),
+        table.hidden_at.is_(None),
+        or_(table.approved_at.is_not(None), table.learner_id == actor.learner_id),
+    )
+
+
+def _listed_top_level(actor: Actor, thread: Thread) -> Select:
+    """Top-level comments to list: readable ones, and placeholders for gone ones with readable replies."""
+    reply = aliased(Comment)
+    has_readable_reply = exists().where(reply.parent_id == Comment.id, _readable(actor, reply))
+    return select(Comment).where(
+        _in_thread(thread), Comment.parent_id.is_(None), or_(_readable(actor), has_readable_reply)
+    )
+
+
+def encode_cursor(comment: Comment) -> str:
+    raw = json.dumps([comment.created_at.isoformat(), comment.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, comment_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return datetime.fromisoformat(created), int(comment_id)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise InvalidFieldError("cursor", "This page link is not valid; reload the comments.") from exc
+
+
+def list_comments(
+    session: Session,
+    actor: Actor,
+    thread: Thread,
+    order: str = "newest",
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> CommentPage:
+    """A page of top-level comments with all their visible replies (oldest reply first)."""
+    if order not in ORDERS:
+        raise InvalidFieldError("order", f"Order by one of: {', '.join(ORDERS)}.")
+    limit = max(1, min(limit, 100))
+    top = _listed_top_level(actor, thread)
+    pinned: list[Comment] = []
+    if cursor is None:
+        pinned = list(
+            session.scalars(
+                top.where(Comment.pinned_at.is_not(None))
+                .options(joinedload(Comment.author))
+                .order_by(Comment.pinned_at.desc(), Comment.id.desc())
+            )
+        )
+    page_query = top.where(Comment.pinned_at.is_(None)).options(joinedload(Comment.author))
+    if order == "newest":
+        page_query = page_query.order_by(Comment.created_at.desc(), Comment.id.desc())
+    else:
+        page_query = page_query.order_by(Comment.created_at.asc(), Comment.id.asc())
+    if cursor is not None:
+        created, last_id = decode_cursor(cursor)
+        if order == "newest":
+            page_query = page_query.where(
+                or_(Comment.created_at < created, and_(Comment.created_at == created, Comment.id < last_id))
+            )
+        else:
+            page_query = page_query.where(
+                or_(Comment.created_at > created, and_(Comment.created_at == created, Comment.id > last_id))
+            )
+    rows = list(session.scalars(page_query.limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    comments = rows[:limit]
+    parents = [c.id for c in pinned + comments]
+    replies: dict[int, list[Comment]] = {pid: [] for pid in parents}
+    if parents:
+        for reply in session.scalars(
+            select(Comment)
+            .where(Comment.parent_id.in_(parents), _readable(actor))
+            .options(joinedload(Comment.author))
+            .order_by(Comment.created_at.asc(), Comment.id.asc())
+        ):
+            replies[reply.parent_id].append(reply)  # type: ignore[index]
+    return CommentPage(
+        pinned=pinned,
+        comments=comments,
+        replies=replies,
+        count=count_comments(session, actor, thread),
+        next_cursor=next_cursor,
+        order=order,
+    )
+
+
+def count_comments(session: Session, actor: Actor, thread: Thread) -> int:
+    """Comments the actor can read in this thread, replies included."""
+    return session.scalar(select(func.count()).where(_in_thread(thread), _readable(actor))) or 0
+
+
+def find_comment(session: Session, actor: Actor, comment_id: int) -> Comment:
+    """A comment of the actor's item; 404 when it is elsewhere or the actor may not see it."""
+    comment = session.scalars(
+        select(Comment).where(
+            Comment.platform_id == actor.platform_id, Comment.item_id == actor.item_id, Comment.id == comment_id
+        )
+    ).one_or_none()
+    visible_to_learner = (
+        comment is not None
+        and comment.hidden_at is None
+        and (comment.approved_at is not None or comment.learner_id == actor.learner_id)
+    )
+    if comment is None or comment.deleted_at is not None or not (actor.staff or visible_to_learner):
+        raise NotFoundError("There is no such comment here. It may have been removed.")
+    return comment
+
+
+def _body(text: str | None) -> str:
+    body = clean_text(text)
+    if not body:
+        raise InvalidFieldError("body", "Write something before posting.")
+    if len(body) > COMMENT_MAX_LENGTH:
+        raise InvalidFieldError("body", f"A comment can be at most {COMMENT_MAX_LENGTH} characters long.")
+    return body
+
+
+def post_comment(
+    session: Session,
+    actor: Actor,
+    thread: Thread,
+    body: str | None,
+    parent_id: int | None = None,
+    *,
+    premoderate: bool = False,
+    now: datetime | None = None,
+) -> Comment:
+    """Post a comment, or a reply under a top-level comment of the same thread."""
+    now = now or utcnow()
+    text = _body(body)
+    if parent_id is not None:
+        parent = session.scalars(select(Comment).where(_in_thread(thread), Comment.id == parent_id)).one_or_none()
+        if parent is None or parent.deleted_at is not None or parent.hidden_at is not None:
+            raise NotFoundError("The comment you are replying to is no longer here.")
+        if parent.parent_id is not None:
+            raise ConflictError("Replies go one level deep: reply to the comment at the top of this conversation.")
+        if parent.approved_at is None and not actor.staff:
+            raise ConflictError("This comment is waiting for approval; replies open once an instructor approves it.")
+    comment = Comment(
+        platform_id=thread.platform_id,
+        item_id=thread.item_id,
+        placement_id=thread.placement_id,
+        learner_id=actor.learner_id,
+        parent_id=parent_id,
+        body=text,
+        created_at=now,
+        approved_at=None if premoderate and not actor.staff else now,
+    )
+    session.add(comment)
+    session.flush()
+    return comment
+
+
+def _own(session: Session, actor: Actor, comment_id: int) -> Comment:
+    comment = find_comment(session, actor, comment_id)
+    if comment.learner_id != actor.learner_id:
+        raise ForbiddenError("You can only change your own comments.")
+    return comment
+
+
+def edit_comment(
+    session: Session, actor: Actor, comment_id: int, body: str | None, now: datetime | None = None
+) -> Comment:
+    comment = _own(session, actor, comment_id)
+    text = _body(body)
+    if text != comment.body:
+        comment.body = text
+        comment.edited_at = now or utcnow()
+    session.flush()
+    return comment
+
+
+def delete_comment(session: Session, actor: Actor, comment_id: int, now: datetime | None = None) -> Comment:
+    """Delete your own comment: its text goes, the row stays so replies keep their place."""
+    comment = _own(session, actor, comment_id)
+    comment.body = ""
+    comment.deleted_at = now or utcnow()
+    comment.pinned_at = None
+    session.flush()
+    return comment

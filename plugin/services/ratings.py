@@ -1,0 +1,227 @@
+"""Ratings (1-5 stars per learner and item), written reviews and "Helpful" votes.
+
+The summary's ``damped`` average is a Bayesian average: the item's ratings blended with
+``PRIOR_WEIGHT`` imaginary ratings of ``PRIOR_MEAN``, so one 5-star vote (3.33) does not outrank
+fifty 4.6s (4.45) when items are ranked. Reviews are ratings with text; hiding one removes the
+text from learners' view but keeps its stars in the summary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from plugin.db import utcnow
+from plugin.errors import ConflictError, InvalidFieldError, NotFoundError
+from plugin.models import Rating, Report, ReviewVote
+from plugin.models.social import REVIEW_MAX_LENGTH
+from plugin.services.actors import Actor
+from plugin.services.launches import _get_or_create
+from plugin.services.text import clean_text
+
+PRIOR_MEAN = 3.0
+PRIOR_WEIGHT = 5
+REVIEWS_PER_PAGE = 10
+REVIEW_SORTS = ("helpful", "newest")
+
+
+@dataclass(frozen=True)
+class RatingSummary:
+    count: int
+    average: float | None
+    damped: float
+    distribution: dict[int, int]
+    mine: Rating | None = None
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    reviews: list[Rating]
+    total: int
+    page: int
+    per_page: int
+    voted: set[int] = field(default_factory=set)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def damped_average(count: int, total_stars: int) -> float:
+    return (PRIOR_MEAN * PRIOR_WEIGHT + total_stars) / (PRIOR_WEIGHT + count)
+
+
+def summary(session: Session, actor: Actor) -> RatingSummary:
+    """Count, average, damped average and the 5-bar distribution, plus the actor's own rating."""
+    rows = session.execute(
+        select(Rating.stars, func.count())
+        .where(Rating.platform_id == actor.platform_id, Rating.item_id == actor.item_id)
+        .group_by(Rating.stars)
+    ).all()
+    distribution = {stars: 0 for stars in range(1, 6)}
+    for stars, count in rows:
+        distribution[int(stars)] = int(count)
+    count = sum(distribution.values())
+    total = sum(stars * n for stars, n in distribution.items())
+    return RatingSummary(
+        count=count,
+        average=round(total / count, 2) if count else None,
+        damped=round(damped_average(count, total), 2),
+        distribution=distribution,
+        mine=own_rating(session, actor),
+    )
+
+
+def own_rating(session: Session, actor: Actor) -> Rating | None:
+    return session.scalars(
+        select(Rating).where(
+            Rating.platform_id == actor.platform_id,
+            Rating.item_id == actor.item_id,
+            Rating.learner_id == actor.learner_id,
+        )
+    ).one_or_none()
+
+
+def rate(
+    session: Session,
+    actor: Actor,
+    stars: int,
+    review: str | None = None,
+    *,
+    reviews_allowed: bool = True,
+    now: datetime | None = None,
+) -> Rating:
+    """Set the actor's rating (and review); a second call changes it."""
+    now = now or utcnow()
+    if isinstance(stars, bool) or not isinstance(stars, int) or not 1 <= stars <= 5:
+        raise InvalidFieldError("stars", "Choose a rating from 1 to 5 stars.")
+    text = clean_text(review)
+    if text and not reviews_allowed:
+        raise InvalidFieldError("review", "Written reviews are turned off here; save the stars without a review.")
+    if text and len(text) > REVIEW_MAX_LENGTH:
+        raise InvalidFieldError("review", f"A review can be at most {REVIEW_MAX_LENGTH} characters long.")
+    rating = _get_or_create(
+        session,
+        lambda: own_rating(session, actor),
+        lambda: Rating(
+            platform_id=actor.platform_id,
+            learner_id=actor.learner_id,
+            item_id=actor.item_id,
+            stars=stars,
+            helpful_count=0,
+            created_at=now,
+            updated_at=now,
+        ),
+    )
+    rating.stars = stars
+    rating.updated_at = now
+    if reviews_allowed and text != rating.review:
+        rating.review = text
+        rating.review_updated_at = now if text else None
+    session.flush()
+    return rating
+
+
+def remove_rating(session: Session, actor: Actor) -> bool:
+    """Remove the actor's rating, its review, the votes on it and reports about it."""
+    rating = own_rating(session, actor)
+    if rating is None:
+        return False
+    session.delete(rating)
+    session.flush()
+    return True
+
+
+def _visible_reviews(actor: Actor):  # type: ignore[no-untyped-def]
+    query = select(Rating).where(
+        Rating.platform_id == actor.platform_id, Rating.item_id == actor.item_id, Rating.review.is_not(None)
+    )
+    if not actor.staff:
+        query = query.where(Rating.hidden_at.is_(None))
+    return query
+
+
+def list_reviews(session: Session, actor: Actor, sort: str = "helpful", page: int = 1) -> ReviewPage:
+    """One page of reviews, most helpful or newest first; hidden ones only for staff."""
+    if sort not in REVIEW_SORTS:
+        raise InvalidFieldError("sort", f"Sort by one of: {', '.join(REVIEW_SORTS)}.")
+    page = max(1, page)
+    base = _visible_reviews(actor)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    order = (
+        (Rating.helpful_count.desc(), Rating.review_updated_at.desc(), Rating.id.desc())
+        if sort == "helpful"
+        else (Rating.review_updated_at.desc(), Rating.id.desc())
+    )
+    reviews = list(
+        session.scalars(
+            base.options(joinedload(Rating.author))
+            .order_by(*order)
+            .limit(REVIEWS_PER_PAGE)
+            .offset((page - 1) * REVIEWS_PER_PAGE)
+        )
+    )
+    voted: set[int] = set()
+    if reviews:
+        voted = set(
+            session.scalars(
+                select(ReviewVote.rating_id).where(
+                    ReviewVote.platform_id == actor.platform_id,
+                    ReviewVote.learner_id == actor.learner_id,
+                    ReviewVote.rating_id.in_([r.id for r in reviews]),
+                )
+            )
+        )
+    return ReviewPage(reviews=reviews, total=total, page=page, per_page=REVIEWS_PER_PAGE, voted=voted)
+
+
+def find_review(session: Session, actor: Actor, rating_id: int) -> Rating:
+    """A review of the actor's item that the actor may see; 404 otherwise (no cross-item probing)."""
+    rating = session.scalars(_visible_reviews(actor).where(Rating.id == rating_id)).one_or_none()
+    if rating is None:
+        raise NotFoundError("There is no such review here. It may have been removed.")
+    return rating
+
+
+def set_helpful(session: Session, actor: Actor, rating_id: int, helpful: bool) -> Rating:
+    """Vote a review helpful (once per learner, never your own) or take the vote back."""
+    rating = find_review(session, actor, rating_id)
+    if rating.learner_id == actor.learner_id:
+        raise ConflictError("You cannot vote for your own review.")
+    existing = session.scalars(
+        select(ReviewVote).where(ReviewVote.rating_id == rating.id, ReviewVote.learner_id == actor.learner_id)
+    ).one_or_none()
+    if helpful and existing is None:
+        _get_or_create(
+            session,
+            lambda: session.scalars(
+                select(ReviewVote).where(ReviewVote.rating_id == rating.id, ReviewVote.learner_id == actor.learner_id)
+            ).one_or_none(),
+            lambda: ReviewVote(platform_id=actor.platform_id, rating_id=rating.id, learner_id=actor.learner_id),
+        )
+    elif not helpful and existing is not None:
+        session.execute(delete(ReviewVote).where(ReviewVote.id == existing.id))
+    _recount_helpful(session, rating)
+    return rating
+
+
+def _recount_helpful(session: Session, rating: Rating) -> None:
+    """Set ``helpful_count`` from the votes themselves, so concurrent votes cannot drift it."""
+    votes = select(func.count()).where(ReviewVote.rating_id == rating.id).scalar_subquery()
+    session.execute(update(Rating).where(Rating.id == rating.id).values(helpful_count=votes))
+    session.flush()
+    session.refresh(rating, ["helpful_count"])
+
+
+def open_report_counts(session: Session, actor: Actor, rating_ids: list[int]) -> dict[int, int]:
+    if not rating_ids:
+        return {}
+    rows = session.execute(
+        select(Report.rating_id, func.count())
+        .where(Report.platform_id == actor.platform_id, Report.rating_id.in_(rating_ids), Report.resolved_at.is_(None))
+        .group_by(Report.rating_id)
+    ).all()
+    return {int(k): int(v) for k, v in rows}
