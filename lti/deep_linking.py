@@ -22,7 +22,10 @@ from plugin.services.launches import WIDGET_KINDS, WIDGET_TITLES
 # Per-widget settings the picker offers: name -> (label, kind, default).
 WIDGET_SETTINGS: dict[str, dict[str, tuple[str, str, Any]]] = {
     "ratings": {"reviews": ("Allow written reviews", "bool", True)},
-    "comments": {"premoderate": ("Hold new comments until an instructor approves them", "bool", False)},
+    "comments": {
+        "premoderate": ("Hold new comments until an instructor approves them", "bool", False),
+        "per_placement": ("A discussion of its own here (instead of one for the whole course)", "bool", False),
+    },
     "colleagues": {"min_count": ("Hide counts of colleagues smaller than", "int", 5)},
     "recommendations": {"count": ("Number of recommendations", "int", 5)},
 }

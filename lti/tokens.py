@@ -51,6 +51,7 @@ class WidgetGrant:
     placement_id: int | None
     roles: tuple[str, ...]
     staff: bool
+    locale: str | None = None
 
 
 def _serializer(salt: str) -> URLSafeTimedSerializer:
@@ -82,6 +83,7 @@ def require_widget_token(view: Callable[P, R]) -> Callable[P, R]:
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedError("This API needs the bearer token handed out at launch.")
         g.grant = read_widget_token(token.strip())
+        g.locale = g.grant.locale  # answers in the learner's LMS language (plugin/i18n.py)
         return view(*args, **kwargs)
 
     return wrapper

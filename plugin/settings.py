@@ -40,6 +40,7 @@ class Settings:
     demo_lms_url: str = ""
     rate_limit_lti: str = "300 per minute"
     rate_limit_api: str = "600 per minute"
+    rate_limit_writes: str = "30 per minute; 500 per day"
     rate_limit_storage_url: str = "memory://"
     trusted_proxies: int = 0
     secret_key_is_dev: bool = field(default=False, repr=False)
@@ -176,6 +177,9 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         demo_lms_url=(layered.get("WOM_DEMO_LMS_URL") or base_url).strip().rstrip("/"),
         rate_limit_lti=_rate_limit("WOM_RATE_LIMIT_LTI", layered.get("WOM_RATE_LIMIT_LTI", "300 per minute")),
         rate_limit_api=_rate_limit("WOM_RATE_LIMIT_API", layered.get("WOM_RATE_LIMIT_API", "600 per minute")),
+        rate_limit_writes=_rate_limit(
+            "WOM_RATE_LIMIT_WRITES", layered.get("WOM_RATE_LIMIT_WRITES", "30 per minute; 500 per day")
+        ),
         rate_limit_storage_url=layered.get("WOM_RATE_LIMIT_STORAGE_URL", "memory://").strip(),
         trusted_proxies=_as_count("WOM_TRUSTED_PROXIES", layered.get("WOM_TRUSTED_PROXIES", "0")),
         secret_key_is_dev=secret_is_dev,

@@ -28,6 +28,8 @@ WIDGET_TITLES = {
     "colleagues": "Colleagues who took this",
     "recommendations": "Recommended for you",
 }
+# Widgets that exist so far; the others are placed already but arrive with their own releases.
+LIVE_WIDGETS = ("ratings", "comments")
 # A custom parameter the platform could not fill arrives literally: "$Canvas.user.id", "${Person.x}".
 _UNFILLED = re.compile(r"^\$(\{[^}]*\}|[A-Za-z][\w.]*)$")
 
@@ -135,6 +137,12 @@ def clean_widget_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
     chosen = {k.strip().lower() for k in kinds if k and k.strip()}
     known = tuple(k for k in WIDGET_KINDS if k in chosen)
     return known or WIDGET_KINDS
+
+
+def page_widgets(kinds: Sequence[str], staff: bool) -> tuple[str, ...]:
+    """What the launched page shows: the placed widgets that exist, and moderation for staff."""
+    shown = tuple(k for k in clean_widget_kinds(kinds) if k in LIVE_WIDGETS)
+    return (*shown, "moderation") if staff and shown else shown
 
 
 def upsert_placement(session: Session, record: LaunchRecord, item: Item) -> Placement | None:

@@ -178,9 +178,12 @@ def list_reviews(session: Session, actor: Actor, sort: str = "helpful", page: in
     return ReviewPage(reviews=reviews, total=total, page=page, per_page=REVIEWS_PER_PAGE, voted=voted)
 
 
-def find_review(session: Session, actor: Actor, rating_id: int) -> Rating:
+def find_review(session: Session, actor: Actor, rating_id: int, *, with_author: bool = False) -> Rating:
     """A review of the actor's item that the actor may see; 404 otherwise (no cross-item probing)."""
-    rating = session.scalars(_visible_reviews(actor).where(Rating.id == rating_id)).one_or_none()
+    query = _visible_reviews(actor).where(Rating.id == rating_id)
+    if with_author:
+        query = query.options(joinedload(Rating.author))
+    rating = session.scalars(query).one_or_none()
     if rating is None:
         raise NotFoundError("There is no such review here. It may have been removed.")
     return rating
@@ -221,7 +224,12 @@ def open_report_counts(session: Session, actor: Actor, rating_ids: list[int]) ->
         return {}
     rows = session.execute(
         select(Report.rating_id, func.count())
-        .where(Report.platform_id == actor.platform_id, Report.rating_id.in_(rating_ids), Report.resolved_at.is_(None))
+        .where(
+            Report.platform_id == actor.platform_id,
+            Report.item_id == actor.item_id,
+            Report.rating_id.in_(rating_ids),
+            Report.resolved_at.is_(None),
+        )
         .group_by(Report.rating_id)
     ).all()
     return {int(k): int(v) for k, v in rows}
