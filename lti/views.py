@@ -30,6 +30,7 @@ from lti.validation import (
     unregistered_deployment,
     validate_launch,
 )
+from plugin.framing import learn_launch_origin
 from plugin.services import launches, login_states, platforms, tool_keys
 from plugin.services.launches import WIDGET_KINDS, WIDGET_TITLES
 from plugin.web import db_session, get_settings
@@ -131,6 +132,7 @@ def launch() -> Response | str:
         key_sets=key_sets(),
         base_url=get_settings(current_app).base_url,
     )
+    learn_launch_origin(ctx.platform_id, ctx.return_url)
     log.info(
         "LTI %s accepted: issuer=%s client_id=%s deployment_id=%s browser_bound=%s",
         ctx.message_type,
@@ -151,6 +153,7 @@ def launch() -> Response | str:
 
 def _resource_launch(ctx: LaunchContext) -> str:
     settings = get_settings(current_app)
+    g.locale = ctx.locale
     recorded = launches.record_launch(db_session(), to_launch_record(ctx, settings.group_parameter))
     placement = recorded.placement
     grant = WidgetGrant(
@@ -161,16 +164,16 @@ def _resource_launch(ctx: LaunchContext) -> str:
         placement_id=placement.id if placement else None,
         roles=ctx.roles,
         staff=ctx.is_staff,
+        locale=ctx.locale,
     )
     return render_template(
         "lti/launched.html",
         token=issue_widget_token(grant),
+        window_url=url_for("lti.app_window", _external=True),
         learner=recorded.learner,
         item=recorded.item,
-        placement=placement,
-        widget_titles=WIDGET_TITLES,
+        kinds=launches.page_widgets(placement.widget_kinds if placement else (), ctx.is_staff),
         staff=ctx.is_staff,
-        browser_bound=ctx.browser_bound,
     )
 
 

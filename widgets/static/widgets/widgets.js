@@ -124,10 +124,15 @@
     });
   });
 
-  // The moderation panel and the widgets show the same items: refresh the others after a change.
+  // The moderation panel shows the widgets' items: after a change on one side, refresh the other
+  // side (never a learner widget from another learner widget: that would wipe what they type).
   function refreshOthers(changed) {
+    var fromModeration = changed.dataset.widget === "moderation";
     root.querySelectorAll("[data-widget]").forEach(function (widget) {
-      if (widget !== changed && widget.dataset.loaded === "true") { load(widget, widget.dataset.params); }
+      var isModeration = widget.dataset.widget === "moderation";
+      if (widget !== changed && widget.dataset.loaded === "true" && (fromModeration || isModeration)) {
+        load(widget, widget.dataset.params);
+      }
     });
   }
 
