@@ -11,7 +11,9 @@ from lti.errors import LaunchError
 from plugin.services import tool_keys
 from plugin.web import db_session, get_settings
 
-demo_bp = Blueprint("demo", __name__, url_prefix="/demo", template_folder="templates")
+demo_bp = Blueprint(
+    "demo", __name__, url_prefix="/demo", template_folder="templates", static_folder="static", static_url_path="/static"
+)
 
 
 def _demo() -> demo.DemoPlatform:
