@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean translations
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'
@@ -26,6 +26,7 @@ run: export WOM_DEMO ?= 1
 run: export WOM_BASE_URL ?= http://$(HOST):$(PORT)
 run: $(VENV)/.installed
 	$(BIN)/wordofmouth db upgrade
+	$(BIN)/wordofmouth demo seed
 	@echo "Word of Mouth: open http://$(HOST):$(PORT)/demo/ (the demo LMS); admin URLs at http://$(HOST):$(PORT)/"
 	$(BIN)/wordofmouth run --host $(HOST) --port $(PORT)
 
@@ -38,6 +39,25 @@ test: lint
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
+
+# Languages (README, "Languages"): extract the texts to messages.pot, merge them into the German
+# and French catalogues, compile the .mo files. Commit the .po and .mo files (no build step at install).
+TRANSLATIONS    := plugin/translations
+BABEL_KEYWORDS  := -k InvalidFieldError:2 -k NotFoundError -k ConflictError -k ForbiddenError \
+                   -k SessionExpiredError -k NotAuthorizedError
+TRANSLATED_LANGS := de fr
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --no-location --sort-output \
+		--project "Word of Mouth" --copyright-holder "Word of Mouth" -o $(TRANSLATIONS)/messages.pot .
+	@for lang in $(TRANSLATED_LANGS); do \
+		if [ -f $(TRANSLATIONS)/$$lang/LC_MESSAGES/messages.po ]; then \
+			$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l $$lang --ignore-pot-creation-date || exit 1; \
+		else \
+			$(BIN)/pybabel init -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l $$lang || exit 1; \
+		fi; \
+	done
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

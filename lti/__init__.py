@@ -21,6 +21,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(platform_cli)
     app.cli.add_command(keys_cli)
     if settings.demo:
+        from lti.demo.cli import demo_cli
         from lti.demo.views import demo_bp
 
         app.register_blueprint(demo_bp)
+        app.cli.add_command(demo_cli)

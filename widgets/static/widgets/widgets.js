@@ -196,8 +196,14 @@
 
   // -- fitting the LMS frame (Canvas and the demo LMS honour lti.frameResize) ----------------------
   var lastHeight = 0;
+  // The body's own height, not the document's: that one never shrinks below the frame's height.
+  function contentHeight() {
+    var style = getComputedStyle(document.body);
+    return Math.ceil(document.body.getBoundingClientRect().height + parseFloat(style.marginTop) +
+      parseFloat(style.marginBottom));
+  }
   function resize() {
-    var height = Math.ceil(document.documentElement.scrollHeight);
+    var height = contentHeight();
     if (height !== lastHeight && window.parent !== window) {
       lastHeight = height;
       window.parent.postMessage({ subject: "lti.frameResize", height: height }, "*");
