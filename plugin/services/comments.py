@@ -64,9 +64,10 @@ def _readable(actor: Actor, table=Comment):  # type: ignore[no-untyped-def]
 def _listed_top_level(actor: Actor, thread: Thread) -> Select:
     """Top-level comments to list: readable ones, and placeholders for gone ones with readable replies."""
     reply = aliased(Comment)
+    gone = or_(Comment.deleted_at.is_not(None), Comment.hidden_at.is_not(None))
     has_readable_reply = exists().where(reply.parent_id == Comment.id, _readable(actor, reply))
     return select(Comment).where(
-        _in_thread(thread), Comment.parent_id.is_(None), or_(_readable(actor), has_readable_reply)
+        _in_thread(thread), Comment.parent_id.is_(None), or_(_readable(actor), and_(gone, has_readable_reply))
     )
 
 
@@ -79,7 +80,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, comment_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(created), int(comment_id)
+        created_at, last_id = datetime.fromisoformat(created), int(comment_id)
+        if created_at.tzinfo is None or not 0 <= last_id < 2**31:
+            raise ValueError("not a cursor this service made")
+        return created_at, last_id
     except (ValueError, TypeError, binascii.Error) as exc:
         raise InvalidFieldError("cursor", "This page link is not valid; reload the comments.") from exc
 

@@ -40,7 +40,12 @@ def resolve_reports(
     target = Report.rating_id == rating_id if rating_id is not None else Report.comment_id == comment_id
     session.execute(
         update(Report)
-        .where(Report.platform_id == actor.platform_id, target, Report.resolved_at.is_(None))
+        .where(
+            Report.platform_id == actor.platform_id,
+            Report.item_id == actor.item_id,
+            target,
+            Report.resolved_at.is_(None),
+        )
         .values(resolved_at=now or utcnow())
     )
 
@@ -93,8 +98,9 @@ def _report(session: Session, actor: Actor, reason: str, **target: int) -> Repor
 def hide_review(session: Session, actor: Actor, rating_id: int, reason: str, now: datetime | None = None) -> Rating:
     require_staff(actor)
     rating = rating_service.find_review(session, actor, rating_id)
+    hidden_reason = _reason(reason, required=True)  # before any change: a refusal leaves the row as it was
     rating.hidden_at = now or utcnow()
-    rating.hidden_reason = _reason(reason, required=True)
+    rating.hidden_reason = hidden_reason
     rating.hidden_by = actor.learner_id
     resolve_reports(session, actor, rating_id=rating.id, now=rating.hidden_at)
     session.flush()
@@ -114,8 +120,9 @@ def hide_comment(
 ) -> Comment:
     require_staff(actor)
     comment = comment_service.find_comment(session, actor, comment_id)
+    hidden_reason = _reason(reason, required=True)  # before any change: a refusal leaves the row as it was
     comment.hidden_at = now or utcnow()
-    comment.hidden_reason = _reason(reason, required=True)
+    comment.hidden_reason = hidden_reason
     comment.hidden_by = actor.learner_id
     comment.pinned_at = None
     resolve_reports(session, actor, comment_id=comment.id, now=comment.hidden_at)
