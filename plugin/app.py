@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
+from flask_babel import gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from sqlalchemy import text
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from plugin import i18n
 from plugin.db import make_engine, make_session_factory
 from plugin.errors import DomainError
 from plugin.problems import problem
@@ -109,7 +111,8 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Response:
         log.info("%s %s -> %s: %s", request.method, request.path, exc.status, exc.detail)
-        return problem(exc.status, exc.title, exc.detail)
+        detail = gettext(exc.detail)  # the core's English, in the learner's language (babel.cfg)
+        return problem(exc.status, exc.title, detail)
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError) -> Response:
@@ -212,6 +215,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["wordofmouth.settings"] = settings
     app.extensions["wordofmouth.engine"] = engine
     app.extensions["wordofmouth.sessions"] = make_session_factory(engine)
+    i18n.init_app(app)
     _register_request_hooks(app)
     _register_error_handlers(app)
     _register_core_views(app)

@@ -7,9 +7,9 @@ without it the browser's Accept-Language decides. Supported: English, German, Fr
 
 from __future__ import annotations
 
+import flask_babel
 from babel import Locale, UnknownLocaleError
 from flask import Flask, g, request
-import flask_babel
 from flask_babel import Babel
 
 SUPPORTED = ("en", "de", "fr")

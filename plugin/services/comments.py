@@ -98,7 +98,7 @@ def list_comments(
 ) -> CommentPage:
     """A page of top-level comments with all their visible replies (oldest reply first)."""
     if order not in ORDERS:
-        raise InvalidFieldError("order", f"Order by one of: {', '.join(ORDERS)}.")
+        raise InvalidFieldError("order", "Order by one of: newest, oldest.")
     limit = max(1, min(limit, 100))
     top = _listed_top_level(actor, thread)
     pinned: list[Comment] = []
@@ -175,7 +175,7 @@ def _body(text: str | None) -> str:
     if not body:
         raise InvalidFieldError("body", "Write something before posting.")
     if len(body) > COMMENT_MAX_LENGTH:
-        raise InvalidFieldError("body", f"A comment can be at most {COMMENT_MAX_LENGTH} characters long.")
+        raise InvalidFieldError("body", "A comment can be at most 5000 characters long.")
     return body
 
 

@@ -55,7 +55,7 @@ def _reason(reason: str | None, *, required: bool) -> str:
     if required and not text:
         raise InvalidFieldError("reason", "Give a reason.")
     if len(text) > REASON_MAX_LENGTH:
-        raise InvalidFieldError("reason", f"A reason can be at most {REASON_MAX_LENGTH} characters long.")
+        raise InvalidFieldError("reason", "A reason can be at most 500 characters long.")
     return text
 
 

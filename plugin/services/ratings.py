@@ -102,7 +102,7 @@ def rate(
     if text and not reviews_allowed:
         raise InvalidFieldError("review", "Written reviews are turned off here; save the stars without a review.")
     if text and len(text) > REVIEW_MAX_LENGTH:
-        raise InvalidFieldError("review", f"A review can be at most {REVIEW_MAX_LENGTH} characters long.")
+        raise InvalidFieldError("review", "A review can be at most 2000 characters long.")
     rating = _get_or_create(
         session,
         lambda: own_rating(session, actor),
@@ -147,7 +147,7 @@ def _visible_reviews(actor: Actor):  # type: ignore[no-untyped-def]
 def list_reviews(session: Session, actor: Actor, sort: str = "helpful", page: int = 1) -> ReviewPage:
     """One page of reviews, most helpful or newest first; hidden ones only for staff."""
     if sort not in REVIEW_SORTS:
-        raise InvalidFieldError("sort", f"Sort by one of: {', '.join(REVIEW_SORTS)}.")
+        raise InvalidFieldError("sort", "Sort by one of: helpful, newest.")
     page = max(1, page)
     base = _visible_reviews(actor)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
