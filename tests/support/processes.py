@@ -19,16 +19,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30.0) -> requests.Response:
-    """Poll ``url`` until it answers; fail with the process output if it dies or time runs out."""
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 120.0) -> requests.Response:
+    """Poll ``url`` until it answers; fail with the process output if it dies or time runs out.
+
+    A slow answer is not a dead server: on a loaded machine a worker may take seconds to import
+    the app, so timeouts and refused connections both mean "ask again" until the deadline.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             output = process.stdout.read() if process.stdout else ""
             raise AssertionError(f"process exited with {process.returncode} before serving {url}:\n{output}")
         try:
-            return requests.get(url, timeout=2)
-        except requests.ConnectionError:
+            return requests.get(url, timeout=10)
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     raise AssertionError(f"{url} did not answer within {timeout} s")
 

@@ -86,7 +86,11 @@ def test_instructor_places_widgets_and_the_lms_gets_a_signed_response(tool: Tool
     session = tool.session()
     placement = session.get(Placement, placement_id)
     assert placement.resource_link_id is None
-    assert placement.settings == {"ratings.reviews": True, "comments.premoderate": False}
+    assert placement.settings == {
+        "ratings.reviews": True,
+        "comments.premoderate": False,
+        "comments.per_placement": False,
+    }
     session.close()
 
     # The LMS creates the link; its first launch adopts the placement, a course copy gets its own.
@@ -95,7 +99,7 @@ def test_instructor_places_widgets_and_the_lms_gets_a_signed_response(tool: Tool
             browser, tool.url, claims={LTI + "resource_link": {"id": link}, LTI + "custom": content["custom"]}
         )
         assert launched.status_code == 200, launched.text
-        assert "Ratings and reviews" in launched.text and "Comments" in launched.text
+        assert 'data-widget="ratings"' in launched.text and 'data-widget="comments"' in launched.text
         assert "Recommended for you" not in launched.text
     session = tool.session()
     placements = {p.resource_link_id: p for p in session.scalars(select(Placement))}
