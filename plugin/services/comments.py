@@ -149,17 +149,30 @@ def list_comments(
 
 
 def count_comments(session: Session, actor: Actor, thread: Thread) -> int:
-    """Comments the actor can read in this thread, replies included."""
-    return session.scalar(select(func.count()).where(_in_thread(thread), _readable(actor))) or 0
+    """Comments the actor can read in this thread, replies included.
 
-
-def find_comment(session: Session, actor: Actor, comment_id: int) -> Comment:
-    """A comment of the actor's item; 404 when it is elsewhere or the actor may not see it."""
-    comment = session.scalars(
-        select(Comment).where(
-            Comment.platform_id == actor.platform_id, Comment.item_id == actor.item_id, Comment.id == comment_id
+    A reply counts only where it is listed: under a published top-level comment (or the
+    placeholder of one), or under the actor's own comment that waits for approval.
+    """
+    query = select(func.count()).where(_in_thread(thread), _readable(actor))
+    if not actor.staff:
+        parent = aliased(Comment)
+        shown_parent = exists().where(
+            parent.id == Comment.parent_id,
+            or_(parent.approved_at.is_not(None), parent.learner_id == actor.learner_id),
         )
-    ).one_or_none()
+        query = query.where(or_(Comment.parent_id.is_(None), shown_parent))
+    return session.scalar(query) or 0
+
+
+def find_comment(session: Session, actor: Actor, comment_id: int, *, with_author: bool = False) -> Comment:
+    """A comment of the actor's item; 404 when it is elsewhere or the actor may not see it."""
+    query = select(Comment).where(
+        Comment.platform_id == actor.platform_id, Comment.item_id == actor.item_id, Comment.id == comment_id
+    )
+    if with_author:
+        query = query.options(joinedload(Comment.author))
+    comment = session.scalars(query).one_or_none()
     visible_to_learner = (
         comment is not None
         and comment.hidden_at is None

@@ -213,7 +213,7 @@ def queue(session: Session, actor: Actor) -> list[QueueEntry]:
     reviews = (
         session.scalars(
             select(Rating)
-            .where(Rating.id.in_(review_counts), Rating.platform_id == actor.platform_id)
+            .where(Rating.id.in_(review_counts), Rating.platform_id == actor.platform_id, Rating.review.is_not(None))
             .options(joinedload(Rating.author))
         ).all()
         if review_counts

@@ -121,6 +121,14 @@ def rate(
     if reviews_allowed and text != rating.review:
         rating.review = text
         rating.review_updated_at = now if text else None
+        if not text:  # nothing left to moderate: close the reports about the words that are gone
+            session.execute(
+                update(Report)
+                .where(
+                    Report.platform_id == actor.platform_id, Report.rating_id == rating.id, Report.resolved_at.is_(None)
+                )
+                .values(resolved_at=now)
+            )
     session.flush()
     return rating
 

@@ -458,6 +458,15 @@ def test_counts_follow_what_the_reader_may_see(db: Session, world: World) -> Non
     assert comments.count_comments(db, world.teacher, world.thread()) == 4
 
 
+def test_a_reply_under_someone_elses_held_comment_is_not_counted(db: Session, world: World) -> None:
+    held = comments.post_comment(db, world.ada, world.thread(), "Held words", premoderate=True, now=at(0))
+    comments.post_comment(db, world.teacher, world.thread(), "Please rephrase", held.id, now=at(1))
+    assert comments.count_comments(db, world.bob, world.thread()) == 0  # nothing listed, nothing counted
+    assert comments.count_comments(db, world.ada, world.thread()) == 2  # her comment and the reply to it
+    moderation.approve_comment(db, world.teacher, held.id)
+    assert comments.count_comments(db, world.bob, world.thread()) == 2
+
+
 # --- threads -----------------------------------------------------------------------------------------
 
 

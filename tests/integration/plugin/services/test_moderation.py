@@ -350,6 +350,15 @@ def test_acted_on_entries_leave_the_queue(db: Session, world: World, review: Rat
     assert moderation.queue(db, world.teacher) == []
 
 
+def test_a_review_whose_words_are_removed_leaves_the_queue(db: Session, world: World, review: Rating) -> None:
+    moderation.report_review(db, world.bob, review.id, "Rude")
+    assert [e.kind for e in moderation.queue(db, world.teacher)] == ["review"]
+    ratings.rate(db, world.ada, 2, None, now=at(5))  # keeps the stars, drops the review
+    assert moderation.queue(db, world.teacher) == []
+    open_reports = db.scalar(select(func.count()).select_from(Report).where(Report.resolved_at.is_(None)))
+    assert open_reports == 0
+
+
 def test_the_queue_is_of_the_actors_item_only(db: Session, world: World, review: Rating, comment: Comment) -> None:
     moderation.report_review(db, world.bob, review.id, "Rude")
     moderation.report_comment(db, world.bob, comment.id, "Spam")
