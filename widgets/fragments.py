@@ -29,6 +29,7 @@ bp = Blueprint(
     static_url_path="/static",
 )
 KINDS = ("ratings", "comments", "moderation")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _html(body: str) -> Response:
@@ -111,8 +112,8 @@ def ratings_csv() -> ResponseReturnValue:
     writer = csv.writer(buffer)
     writer.writerow(insights.CSV_HEADER)
     for row in rows:
-        # A leading =, +, - or @ would make a spreadsheet run the cell as a formula.
-        writer.writerow([f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for v in row])
+        # A leading =, +, -, @, tab or carriage return would make a spreadsheet run the cell as a formula.
+        writer.writerow([f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v for v in row])
     response = Response(buffer.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="ratings.csv"'
     response.headers["Cache-Control"] = "no-store"
