@@ -21,6 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from plugin import i18n
 from plugin.db import make_engine, make_session_factory
 from plugin.errors import DomainError
+from plugin.framing import add_frame_ancestors
 from plugin.problems import problem
 from plugin.settings import load_settings
 from plugin.web import CONTENT_SECURITY_POLICY, get_settings
@@ -78,6 +79,7 @@ def _register_request_hooks(app: Flask) -> None:
                 session.close()
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        add_frame_ancestors(response)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         return response
@@ -90,6 +92,20 @@ def _register_request_hooks(app: Flask) -> None:
             session.close()
 
 
+def field_errors(exc: HTTPException) -> dict[str, list[str]]:
+    """webargs' validation messages (``{"json": {"stars": [...]}}``) as ``{"stars": [...]}``."""
+    messages = (getattr(exc, "data", None) or {}).get("messages") or {}
+    errors: dict[str, list[str]] = {}
+    for fields in messages.values():
+        if not isinstance(fields, dict):
+            continue
+        for name, problems in fields.items():
+            if isinstance(problems, dict):  # nested or per-index messages
+                problems = [str(p) for p in problems.values()]
+            errors[str(name)] = [str(p) for p in (problems if isinstance(problems, list) else [problems])]
+    return errors
+
+
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
@@ -99,9 +115,17 @@ def _register_error_handlers(app: Flask) -> None:
         else:
             log.info("%s %s -> %s: %s", request.method, request.path, status, exc.description)
         detail = exc.description or exc.name
+        extra = {}
         if status == 429:
-            detail = "Too many requests from your network in a short time. Wait a minute, then try again."
-        response = problem(status, exc.name, detail)
+            detail = (
+                "You are doing that too often. Wait a minute, then try again."
+                if request.path.startswith("/api/")
+                else "Too many requests from your network in a short time. Wait a minute, then try again."
+            )
+        if status == 422 and (errors := field_errors(exc)):
+            detail = "Check " + ", ".join(errors) + ": " + "; ".join(m for ms in errors.values() for m in ms)
+            extra["errors"] = errors
+        response = problem(status, exc.name, detail, **extra)
         if status == 429:
             response.headers["Retry-After"] = "60"
         if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
@@ -112,7 +136,8 @@ def _register_error_handlers(app: Flask) -> None:
     def domain_error(exc: DomainError) -> Response:
         log.info("%s %s -> %s: %s", request.method, request.path, exc.status, exc.detail)
         detail = gettext(exc.detail)  # the core's English, in the learner's language (babel.cfg)
-        return problem(exc.status, exc.title, detail)
+        field = getattr(exc, "field", None)
+        return problem(exc.status, exc.title, detail, **({"errors": {field: [detail]}} if field else {}))
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError) -> Response:
@@ -204,6 +229,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # Behind N proxies, trust their X-Forwarded-* so rate limits see the learner's address.
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
+    # Request ids first: a request the rate limiter refuses still gets one, in its log line and answer.
+    _register_request_hooks(app)
     app.extensions["wordofmouth.limiter"] = Limiter(
         key_func=get_remote_address,
         app=app,
@@ -216,7 +243,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["wordofmouth.engine"] = engine
     app.extensions["wordofmouth.sessions"] = make_session_factory(engine)
     i18n.init_app(app)
-    _register_request_hooks(app)
     _register_error_handlers(app)
     _register_core_views(app)
     _register_adapters(app)

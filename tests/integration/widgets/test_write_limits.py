@@ -70,6 +70,8 @@ def test_the_fourth_write_of_a_learner_in_a_minute_is_429(limited_app: Flask, wo
     body = refused.get_json()
     assert (body["status"], body["instance"]) == (429, "/api/v1/comments")
     assert "Wait a minute" in body["detail"]
+    # A refused request still has a request id, in its answer and header, to match the log line.
+    assert body["request_id"] and refused.headers["X-Request-Id"] == body["request_id"]
 
     # The same learner through another launch (another token) is still limited ...
     again = client.delete("/api/v1/ratings/mine", headers=bearer(limited_app, world.ada, locale="de"))
