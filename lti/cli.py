@@ -11,8 +11,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
+from plugin import framing
 from plugin.errors import DomainError
-from plugin.services import platforms, tool_keys
+from plugin.models import Platform
+from plugin.services import platform_origins, platforms, tool_keys
 
 
 def _session() -> Session:
@@ -115,6 +117,59 @@ def platform_remove(issuer: str, client_id: str, yes: bool) -> None:
     with _unit_of_work() as session:
         platforms.remove_platform(session, issuer, client_id)
     click.echo(f"removed {issuer} (client {client_id})")
+
+
+def _registered(session: Session, issuer: str, client_id: str) -> Platform:
+    platform = platforms.find_platform(session, issuer.strip(), client_id.strip())
+    if platform is None:
+        raise DomainError(f"no platform registered with issuer {issuer} and client id {client_id}")
+    return platform
+
+
+@platform_cli.group("origin")
+def origin_cli() -> None:
+    """Web origins whose pages may frame the tool (CSP frame-ancestors); see docs/lti.md."""
+
+
+@origin_cli.command("add")
+@click.argument("issuer")
+@click.option("--client-id", required=True)
+@click.argument("origin")
+@with_appcontext
+def origin_add(issuer: str, client_id: str, origin: str) -> None:
+    """Let pages at ORIGIN (https://lms.example.org) frame the tool for this platform."""
+    with _unit_of_work() as session:
+        platform = _registered(session, issuer, client_id)
+        origin, created = platform_origins.add_origin(session, platform.id, origin)
+    framing.invalidate()
+    click.echo(f"{'added' if created else 'already allowed:'} {origin} for {issuer} (client {client_id})")
+
+
+@origin_cli.command("remove")
+@click.argument("issuer")
+@click.option("--client-id", required=True)
+@click.argument("origin")
+@with_appcontext
+def origin_remove(issuer: str, client_id: str, origin: str) -> None:
+    """Stop allowing ORIGIN (a later launch from it learns it again)."""
+    with _unit_of_work() as session:
+        platform = _registered(session, issuer, client_id)
+        origin = platform_origins.remove_origin(session, platform.id, origin)
+    framing.invalidate()
+    click.echo(f"removed {origin} for {issuer} (client {client_id})")
+
+
+@origin_cli.command("list")
+@click.argument("issuer")
+@click.option("--client-id", required=True)
+@with_appcontext
+def origin_list(issuer: str, client_id: str) -> None:
+    """The platform's page origins and how each is known (issuer, launch, admin)."""
+    with _unit_of_work() as session:
+        platform = _registered(session, issuer, client_id)
+        known = platform_origins.origins_of(session, platform.id)
+    for item in known:
+        click.echo(f"{item.origin}  {item.source.value}")
 
 
 @click.group("keys")

@@ -191,7 +191,11 @@ class DemoPlatform:
             claims.TARGET_LINK_URI: self.tool_url + "/lti/launch",
             claims.ROLES: [INSTRUCTOR if who.instructor else LEARNER],
             claims.CONTEXT: {"id": where.id, "title": where.title, "label": where.label, "type": ["CourseOffering"]},
-            claims.LAUNCH_PRESENTATION: {"document_target": "iframe", "locale": "en-GB"},
+            claims.LAUNCH_PRESENTATION: {
+                "document_target": "iframe",
+                "locale": "en-GB",
+                "return_url": f"{self.lms_url}/demo/course/{where.id}",
+            },
             claims.TOOL_PLATFORM: {
                 "guid": "wom-demo-lms",
                 "name": "Word of Mouth demo LMS",
