@@ -10,6 +10,8 @@
     if (event.source !== frame.contentWindow || event.origin !== toolOrigin) { return; }
     if (!data || data.subject !== "lti.frameResize") { return; }
     var height = parseInt(data.height, 10);
-    if (height > 0 && height < 20000) { frame.style.height = height + "px"; }
+    // The page's box-sizing is border-box: add the frame's own borders, or the last pixels scroll.
+    var borders = frame.offsetHeight - frame.clientHeight;
+    if (height > 0 && height < 20000) { frame.style.height = (height + borders) + "px"; }
   });
 })();

@@ -37,6 +37,7 @@
   }
 
   function offerWindow(message) {
+    status.className = "wom-note";  // shown, not only announced: sighted people need the link too
     status.textContent = message + " ";
     if (root.dataset.window && token) {
       var link = document.createElement("a");
@@ -213,6 +214,7 @@
 
   // -- start -------------------------------------------------------------------------------------
   if (!token) {
+    status.className = "wom-note";
     status.textContent = text.noToken;
     return;
   }
