@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from plugin.db import Base, UTCDateTime, utcnow
@@ -22,6 +22,11 @@ REASON_MAX_LENGTH = 500
 
 def _tenant_fk(columns: list[str], table: str, ondelete: str = "CASCADE") -> ForeignKeyConstraint:
     return ForeignKeyConstraint(["platform_id", *columns], [f"{table}.platform_id", f"{table}.id"], ondelete=ondelete)
+
+
+def _partial(name: str, columns: list[str], where: str) -> Index:
+    """A partial index, the same on PostgreSQL and SQLite."""
+    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
 
 
 def _author(cls_name: str, column: str = "learner_id") -> Mapped[Learner]:
@@ -50,8 +55,11 @@ class Rating(Base):
         _tenant_fk(["learner_id"], "learner"),
         _tenant_fk(["item_id"], "item"),
         Index("ix_rating_platform_id_item_id_stars", "platform_id", "item_id", "stars"),
-        Index("ix_rating_item_id_updated_at", "item_id", "updated_at"),
-        Index("ix_rating_item_id_helpful_count", "item_id", "helpful_count"),
+        # Review pages, newest or most helpful first, read in index order (only rows with a review).
+        _partial("ix_rating_reviews_newest", ["item_id", "review_updated_at", "id"], "review IS NOT NULL"),
+        _partial(
+            "ix_rating_reviews_helpful", ["item_id", "helpful_count", "review_updated_at", "id"], "review IS NOT NULL"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -106,6 +114,16 @@ class Comment(Base):
         _tenant_fk(["parent_id"], "comment"),
         Index("ix_comment_thread", "item_id", "placement_id", "parent_id", "created_at", "id"),
         Index("ix_comment_parent_id", "parent_id"),
+        # A page of top-level comments comes straight off an index in date order, whatever the thread's size.
+        _partial(
+            "ix_comment_top_of_item", ["item_id", "created_at", "id"], "parent_id IS NULL AND placement_id IS NULL"
+        ),
+        _partial(
+            "ix_comment_top_of_placement",
+            ["placement_id", "created_at", "id"],
+            "parent_id IS NULL AND placement_id IS NOT NULL",
+        ),
+        _partial("ix_comment_pinned", ["item_id", "pinned_at"], "pinned_at IS NOT NULL"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

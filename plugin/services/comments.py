@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Integer, Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from plugin.db import utcnow
@@ -43,32 +44,104 @@ class CommentPage:
     reported: set[int] = field(default_factory=set)
 
 
-def _in_thread(thread: Thread):  # type: ignore[no-untyped-def]
-    placement = (
-        Comment.placement_id.is_(None) if thread.placement_id is None else Comment.placement_id == thread.placement_id
-    )
-    return and_(Comment.platform_id == thread.platform_id, Comment.item_id == thread.item_id, placement)
+# Statements are built once per shape and cached, with the actor's and thread's values as bound
+# parameters: building these expressions costs more than running them (see bench/widgets_load.py).
+_PLATFORM, _ITEM, _PLACEMENT, _LEARNER = (
+    bindparam("platform_id"),
+    bindparam("item_id"),
+    bindparam("placement_id"),
+    bindparam("learner_id"),
+)
 
 
-def _readable(actor: Actor, table=Comment):  # type: ignore[no-untyped-def]
-    """Comments the actor may read in full (not placeholders)."""
-    if actor.staff:
+def _params(actor: Actor, thread: Thread, **more: object) -> dict[str, object]:
+    return {
+        "platform_id": thread.platform_id,
+        "item_id": thread.item_id,
+        "placement_id": thread.placement_id,
+        "learner_id": actor.learner_id,
+        **more,
+    }
+
+
+def _in_thread(per_placement: bool, table=Comment):  # type: ignore[no-untyped-def]
+    placement = table.placement_id == _PLACEMENT if per_placement else table.placement_id.is_(None)
+    return and_(table.platform_id == _PLATFORM, table.item_id == _ITEM, placement)
+
+
+def _readable(staff: bool, table=Comment):  # type: ignore[no-untyped-def]
+    """Comments the reader may read in full (not placeholders)."""
+    if staff:
         return table.deleted_at.is_(None)
     return and_(
         table.deleted_at.is_(None),
         table.hidden_at.is_(None),
-        or_(table.approved_at.is_not(None), table.learner_id == actor.learner_id),
+        or_(table.approved_at.is_not(None), table.learner_id == _LEARNER),
     )
 
 
-def _listed_top_level(actor: Actor, thread: Thread) -> Select:
+def _listed_top_level(staff: bool, per_placement: bool) -> Select:
     """Top-level comments to list: readable ones, and placeholders for gone ones with readable replies."""
     reply = aliased(Comment)
     gone = or_(Comment.deleted_at.is_not(None), Comment.hidden_at.is_not(None))
-    has_readable_reply = exists().where(reply.parent_id == Comment.id, _readable(actor, reply))
-    return select(Comment).where(
-        _in_thread(thread), Comment.parent_id.is_(None), or_(_readable(actor), and_(gone, has_readable_reply))
+    has_readable_reply = exists().where(reply.parent_id == Comment.id, _readable(staff, reply))
+    return (
+        select(Comment)
+        .where(
+            _in_thread(per_placement),
+            Comment.parent_id.is_(None),
+            or_(_readable(staff), and_(gone, has_readable_reply)),
+        )
+        .options(joinedload(Comment.author))
     )
+
+
+@functools.cache
+def _pinned_statement(staff: bool, per_placement: bool) -> Select:
+    return (
+        _listed_top_level(staff, per_placement)
+        .where(Comment.pinned_at.is_not(None))
+        .order_by(Comment.pinned_at.desc(), Comment.id.desc())
+    )
+
+
+@functools.cache
+def _page_statement(staff: bool, per_placement: bool, order: str, after_cursor: bool) -> Select:
+    query = _listed_top_level(staff, per_placement).where(Comment.pinned_at.is_(None))
+    created, last_id = bindparam("after_created"), bindparam("after_id")
+    if order == "newest":
+        query = query.order_by(Comment.created_at.desc(), Comment.id.desc())
+        later = or_(Comment.created_at < created, and_(Comment.created_at == created, Comment.id < last_id))
+    else:
+        query = query.order_by(Comment.created_at.asc(), Comment.id.asc())
+        later = or_(Comment.created_at > created, and_(Comment.created_at == created, Comment.id > last_id))
+    return (query.where(later) if after_cursor else query).limit(
+        bindparam("page_limit", type_=Integer, literal_execute=True)
+    )
+
+
+@functools.cache
+def _replies_statement(staff: bool) -> Select:
+    return (
+        select(Comment)
+        .where(Comment.parent_id.in_(bindparam("parents", expanding=True)), _readable(staff))
+        .options(joinedload(Comment.author))
+        .order_by(Comment.created_at.asc(), Comment.id.asc())
+    )
+
+
+@functools.cache
+def _count_statement(staff: bool, per_placement: bool) -> Select:
+    query = select(func.count()).select_from(Comment).where(_in_thread(per_placement), _readable(staff))
+    if not staff:
+        # A reply counts only where it is listed: under a published top-level comment (or the
+        # placeholder of one), or under the reader's own comment that waits for approval.
+        parent = aliased(Comment)
+        shown_parent = exists().where(
+            parent.id == Comment.parent_id, or_(parent.approved_at.is_not(None), parent.learner_id == _LEARNER)
+        )
+        query = query.where(or_(Comment.parent_id.is_(None), shown_parent))
+    return query
 
 
 def encode_cursor(comment: Comment) -> str:
@@ -100,43 +173,21 @@ def list_comments(
     if order not in ORDERS:
         raise InvalidFieldError("order", "Order by one of: newest, oldest.")
     limit = max(1, min(limit, 100))
-    top = _listed_top_level(actor, thread)
+    per_placement = thread.placement_id is not None
+    params = _params(actor, thread, page_limit=limit + 1)
     pinned: list[Comment] = []
     if cursor is None:
-        pinned = list(
-            session.scalars(
-                top.where(Comment.pinned_at.is_not(None))
-                .options(joinedload(Comment.author))
-                .order_by(Comment.pinned_at.desc(), Comment.id.desc())
-            )
-        )
-    page_query = top.where(Comment.pinned_at.is_(None)).options(joinedload(Comment.author))
-    if order == "newest":
-        page_query = page_query.order_by(Comment.created_at.desc(), Comment.id.desc())
+        pinned = list(session.scalars(_pinned_statement(actor.staff, per_placement), params))
     else:
-        page_query = page_query.order_by(Comment.created_at.asc(), Comment.id.asc())
-    if cursor is not None:
-        created, last_id = decode_cursor(cursor)
-        if order == "newest":
-            page_query = page_query.where(
-                or_(Comment.created_at < created, and_(Comment.created_at == created, Comment.id < last_id))
-            )
-        else:
-            page_query = page_query.where(
-                or_(Comment.created_at > created, and_(Comment.created_at == created, Comment.id > last_id))
-            )
-    rows = list(session.scalars(page_query.limit(limit + 1)))
+        params["after_created"], params["after_id"] = decode_cursor(cursor)
+    statement = _page_statement(actor.staff, per_placement, order, cursor is not None)
+    rows = list(session.scalars(statement, params))
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     comments = rows[:limit]
     parents = [c.id for c in pinned + comments]
     replies: dict[int, list[Comment]] = {pid: [] for pid in parents}
     if parents:
-        for reply in session.scalars(
-            select(Comment)
-            .where(Comment.parent_id.in_(parents), _readable(actor))
-            .options(joinedload(Comment.author))
-            .order_by(Comment.created_at.asc(), Comment.id.asc())
-        ):
+        for reply in session.scalars(_replies_statement(actor.staff), {**params, "parents": parents}):
             replies[reply.parent_id].append(reply)  # type: ignore[index]
     return CommentPage(
         pinned=pinned,
@@ -149,20 +200,9 @@ def list_comments(
 
 
 def count_comments(session: Session, actor: Actor, thread: Thread) -> int:
-    """Comments the actor can read in this thread, replies included.
-
-    A reply counts only where it is listed: under a published top-level comment (or the
-    placeholder of one), or under the actor's own comment that waits for approval.
-    """
-    query = select(func.count()).where(_in_thread(thread), _readable(actor))
-    if not actor.staff:
-        parent = aliased(Comment)
-        shown_parent = exists().where(
-            parent.id == Comment.parent_id,
-            or_(parent.approved_at.is_not(None), parent.learner_id == actor.learner_id),
-        )
-        query = query.where(or_(Comment.parent_id.is_(None), shown_parent))
-    return session.scalar(query) or 0
+    """Comments the actor can read in this thread, replies included, as they are listed."""
+    statement = _count_statement(actor.staff, thread.placement_id is not None)
+    return session.scalar(statement, _params(actor, thread)) or 0
 
 
 def find_comment(session: Session, actor: Actor, comment_id: int, *, with_author: bool = False) -> Comment:
@@ -206,7 +246,10 @@ def post_comment(
     now = now or utcnow()
     text = _body(body)
     if parent_id is not None:
-        parent = session.scalars(select(Comment).where(_in_thread(thread), Comment.id == parent_id)).one_or_none()
+        parent = session.scalars(
+            select(Comment).where(_in_thread(thread.placement_id is not None), Comment.id == parent_id),
+            _params(actor, thread),
+        ).one_or_none()
         if parent is None or parent.deleted_at is not None or parent.hidden_at is not None:
             raise NotFoundError("The comment you are replying to is no longer here.")
         if parent.parent_id is not None:

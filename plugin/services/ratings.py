@@ -8,10 +8,11 @@ text from learners' view but keeps its stars in the summary.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from plugin.db import utcnow
@@ -54,15 +55,33 @@ def damped_average(count: int, total_stars: int) -> float:
     return (PRIOR_MEAN * PRIOR_WEIGHT + total_stars) / (PRIOR_WEIGHT + count)
 
 
+# Read statements are built once and cached, with the actor's values as bound parameters:
+# building SQL expressions costs more than running these queries (see bench/widgets_load.py).
+_PLATFORM, _ITEM, _LEARNER = bindparam("platform_id"), bindparam("item_id"), bindparam("learner_id")
+
+
+def _params(actor: Actor, **more: object) -> dict[str, object]:
+    return {"platform_id": actor.platform_id, "item_id": actor.item_id, "learner_id": actor.learner_id, **more}
+
+
+@functools.cache
+def _distribution_statement() -> Select:
+    return (
+        select(Rating.stars, func.count())
+        .where(Rating.platform_id == _PLATFORM, Rating.item_id == _ITEM)
+        .group_by(Rating.stars)
+    )
+
+
+@functools.cache
+def _own_statement() -> Select:
+    return select(Rating).where(Rating.platform_id == _PLATFORM, Rating.item_id == _ITEM, Rating.learner_id == _LEARNER)
+
+
 def summary(session: Session, actor: Actor) -> RatingSummary:
     """Count, average, damped average and the 5-bar distribution, plus the actor's own rating."""
-    rows = session.execute(
-        select(Rating.stars, func.count())
-        .where(Rating.platform_id == actor.platform_id, Rating.item_id == actor.item_id)
-        .group_by(Rating.stars)
-    ).all()
     distribution = {stars: 0 for stars in range(1, 6)}
-    for stars, count in rows:
+    for stars, count in session.execute(_distribution_statement(), _params(actor)):
         distribution[int(stars)] = int(count)
     count = sum(distribution.values())
     total = sum(stars * n for stars, n in distribution.items())
@@ -76,13 +95,7 @@ def summary(session: Session, actor: Actor) -> RatingSummary:
 
 
 def own_rating(session: Session, actor: Actor) -> Rating | None:
-    return session.scalars(
-        select(Rating).where(
-            Rating.platform_id == actor.platform_id,
-            Rating.item_id == actor.item_id,
-            Rating.learner_id == actor.learner_id,
-        )
-    ).one_or_none()
+    return session.scalars(_own_statement(), _params(actor)).one_or_none()
 
 
 def rate(
@@ -152,37 +165,53 @@ def _visible_reviews(actor: Actor):  # type: ignore[no-untyped-def]
     return query
 
 
-def list_reviews(session: Session, actor: Actor, sort: str = "helpful", page: int = 1) -> ReviewPage:
-    """One page of reviews, most helpful or newest first; hidden ones only for staff."""
-    if sort not in REVIEW_SORTS:
-        raise InvalidFieldError("sort", "Sort by one of: helpful, newest.")
-    page = max(1, page)
-    base = _visible_reviews(actor)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+def _visible_reviews_where(staff: bool) -> list[ColumnElement[bool]]:
+    where = [Rating.platform_id == _PLATFORM, Rating.item_id == _ITEM, Rating.review.is_not(None)]
+    return where if staff else [*where, Rating.hidden_at.is_(None)]
+
+
+@functools.cache
+def _review_count_statement(staff: bool) -> Select:
+    return select(func.count()).select_from(Rating).where(*_visible_reviews_where(staff))
+
+
+@functools.cache
+def _review_page_statement(staff: bool, sort: str) -> Select:
     order = (
         (Rating.helpful_count.desc(), Rating.review_updated_at.desc(), Rating.id.desc())
         if sort == "helpful"
         else (Rating.review_updated_at.desc(), Rating.id.desc())
     )
-    reviews = list(
-        session.scalars(
-            base.options(joinedload(Rating.author))
-            .order_by(*order)
-            .limit(REVIEWS_PER_PAGE)
-            .offset((page - 1) * REVIEWS_PER_PAGE)
-        )
+    return (
+        select(Rating)
+        .where(*_visible_reviews_where(staff))
+        .options(joinedload(Rating.author))
+        .order_by(*order)
+        .limit(REVIEWS_PER_PAGE)
+        .offset(bindparam("skip", type_=Integer, literal_execute=True))
     )
+
+
+@functools.cache
+def _voted_statement() -> Select:
+    return select(ReviewVote.rating_id).where(
+        ReviewVote.platform_id == _PLATFORM,
+        ReviewVote.learner_id == _LEARNER,
+        ReviewVote.rating_id.in_(bindparam("rating_ids", expanding=True)),
+    )
+
+
+def list_reviews(session: Session, actor: Actor, sort: str = "helpful", page: int = 1) -> ReviewPage:
+    """One page of reviews, most helpful or newest first; hidden ones only for staff."""
+    if sort not in REVIEW_SORTS:
+        raise InvalidFieldError("sort", "Sort by one of: helpful, newest.")
+    page = max(1, page)
+    params = _params(actor, skip=(page - 1) * REVIEWS_PER_PAGE)
+    total = session.scalar(_review_count_statement(actor.staff), params) or 0
+    reviews = list(session.scalars(_review_page_statement(actor.staff, sort), params))
     voted: set[int] = set()
     if reviews:
-        voted = set(
-            session.scalars(
-                select(ReviewVote.rating_id).where(
-                    ReviewVote.platform_id == actor.platform_id,
-                    ReviewVote.learner_id == actor.learner_id,
-                    ReviewVote.rating_id.in_([r.id for r in reviews]),
-                )
-            )
-        )
+        voted = set(session.scalars(_voted_statement(), {**params, "rating_ids": [r.id for r in reviews]}))
     return ReviewPage(reviews=reviews, total=total, page=page, per_page=REVIEWS_PER_PAGE, voted=voted)
 
 
