@@ -141,6 +141,7 @@ def seed(url: str, size: Size, rng: random.Random) -> Seeded:
     from plugin.models import Comment, Item, Learner, Placement, Rating, ReviewVote
     from plugin.models.learning import ItemSource
     from plugin.models.platform import Deployment, Platform
+    from plugin.services import ratings
 
     now = datetime.now(UTC).replace(microsecond=0)
     start = time.perf_counter()
@@ -223,6 +224,7 @@ def seed(url: str, size: Size, rng: random.Random) -> Seeded:
                 }
             )
         rating_ids = list(db.scalars(sa.insert(Rating).returning(Rating.id, sort_by_parameter_order=True), rating_rows))
+        ratings.rebuild_tallies(db, platform_id)  # bulk rows bypass the service that keeps tallies
         votes, counts = [], {}
         for n in range(0, len(rating_ids), 5):  # the reviews
             voters = rng.sample(range(len(learners)), k=min(rng.choice((0, 0, 1, 2, 3, 8, 20)), len(learners) - 1))

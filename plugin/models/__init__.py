@@ -8,7 +8,7 @@ that would tie one organisation's learner to another organisation's course.
 from plugin.models.learning import Enrolment, Item, Learner, Placement
 from plugin.models.lti_state import LoginState
 from plugin.models.platform import Deployment, Platform, PlatformOrigin, ToolKey
-from plugin.models.social import Comment, Rating, Report, ReviewVote
+from plugin.models.social import Comment, Rating, RatingTally, Report, ReviewVote
 
 __all__ = [
     "Comment",
@@ -21,6 +21,7 @@ __all__ = [
     "Platform",
     "PlatformOrigin",
     "Rating",
+    "RatingTally",
     "Report",
     "ReviewVote",
     "ToolKey",

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from plugin.db import Base, UTCDateTime, utcnow
@@ -77,6 +87,28 @@ class Rating(Base):
     hidden_by: Mapped[int | None] = mapped_column()
 
     author: Mapped[Learner] = _author("Rating")
+
+
+class RatingTally(Base):
+    """How many ratings of each star an item has, kept in step with :class:`Rating` by the service.
+
+    The summary every page load shows reads five rows instead of counting all of an item's
+    ratings; one row per star value lets ratings of different stars update without waiting on
+    each other.
+    """
+
+    __tablename__ = "rating_tally"
+    __table_args__ = (
+        PrimaryKeyConstraint("item_id", "stars"),
+        CheckConstraint("stars BETWEEN 1 AND 5", name="stars_1_to_5"),
+        CheckConstraint("count >= 0", name="count_not_negative"),
+        _tenant_fk(["item_id"], "item"),
+    )
+
+    platform_id: Mapped[int] = mapped_column()
+    item_id: Mapped[int] = mapped_column()
+    stars: Mapped[int] = mapped_column(Integer)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ReviewVote(Base):

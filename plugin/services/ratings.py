@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Integer, Select, bindparam, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from plugin.db import utcnow
 from plugin.errors import ConflictError, InvalidFieldError, NotFoundError
-from plugin.models import Rating, Report, ReviewVote
+from plugin.models import Rating, RatingTally, Report, ReviewVote
 from plugin.models.social import REVIEW_MAX_LENGTH
 from plugin.services.actors import Actor
 from plugin.services.launches import _get_or_create
@@ -66,10 +69,8 @@ def _params(actor: Actor, **more: object) -> dict[str, object]:
 
 @functools.cache
 def _distribution_statement() -> Select:
-    return (
-        select(Rating.stars, func.count())
-        .where(Rating.platform_id == _PLATFORM, Rating.item_id == _ITEM)
-        .group_by(Rating.stars)
+    return select(RatingTally.stars, RatingTally.count).where(
+        RatingTally.platform_id == _PLATFORM, RatingTally.item_id == _ITEM
     )
 
 
@@ -116,19 +117,35 @@ def rate(
         raise InvalidFieldError("review", "Written reviews are turned off here; save the stars without a review.")
     if text and len(text) > REVIEW_MAX_LENGTH:
         raise InvalidFieldError("review", "A review can be at most 2000 characters long.")
-    rating = _get_or_create(
-        session,
-        lambda: own_rating(session, actor),
-        lambda: Rating(
-            platform_id=actor.platform_id,
-            learner_id=actor.learner_id,
-            item_id=actor.item_id,
-            stars=stars,
-            helpful_count=0,
-            created_at=now,
-            updated_at=now,
-        ),
-    )
+    rating = own_rating(session, actor)
+    previous = rating.stars if rating is not None else None
+    if rating is None:
+        try:
+            with session.begin_nested():
+                rating = Rating(
+                    platform_id=actor.platform_id,
+                    learner_id=actor.learner_id,
+                    item_id=actor.item_id,
+                    stars=stars,
+                    helpful_count=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(rating)
+                session.flush()
+                # Inside the savepoint: on SQLite, releasing the outermost savepoint commits, and the
+                # rating and its tally must become visible to other requests together.
+                _tally(session, actor, stars, +1)
+            previous = stars
+        except IntegrityError:  # the same learner's other request made it first: change that one
+            rating = own_rating(session, actor)
+            if rating is None:
+                raise
+            previous = rating.stars
+    if previous != stars:
+        if previous is not None:
+            _tally(session, actor, previous, -1)
+        _tally(session, actor, stars, +1)
     rating.stars = stars
     rating.updated_at = now
     if reviews_allowed and text != rating.review:
@@ -151,9 +168,43 @@ def remove_rating(session: Session, actor: Actor) -> bool:
     rating = own_rating(session, actor)
     if rating is None:
         return False
+    _tally(session, actor, rating.stars, -1)
     session.delete(rating)
     session.flush()
     return True
+
+
+def _tally(session: Session, actor: Actor, stars: int, delta: int) -> None:
+    """Move the item's count of ``stars`` by ``delta`` in the same transaction as the rating."""
+    if delta > 0:
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        statement = insert(RatingTally).values(
+            platform_id=actor.platform_id, item_id=actor.item_id, stars=stars, count=delta
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[RatingTally.item_id, RatingTally.stars],
+                set_={"count": RatingTally.count + delta},
+            )
+        )
+    else:
+        session.execute(
+            update(RatingTally)
+            .where(RatingTally.item_id == actor.item_id, RatingTally.stars == stars)
+            .values(count=RatingTally.count + delta)
+        )
+
+
+def rebuild_tallies(session: Session | Connection, platform_id: int | None = None) -> None:
+    """Recount every item's stars from the ratings themselves (after bulk loads, or as a repair)."""
+    scope = [RatingTally.platform_id == platform_id] if platform_id is not None else []
+    session.execute(delete(RatingTally).where(*scope))
+    counts = select(Rating.platform_id, Rating.item_id, Rating.stars, func.count()).group_by(
+        Rating.platform_id, Rating.item_id, Rating.stars
+    )
+    if platform_id is not None:
+        counts = counts.where(Rating.platform_id == platform_id)
+    session.execute(RatingTally.__table__.insert().from_select(["platform_id", "item_id", "stars", "count"], counts))
 
 
 def _visible_reviews(actor: Actor):  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from plugin.errors import ConflictError, InvalidFieldError, NotFoundError
-from plugin.models import Rating, Report, ReviewVote
+from plugin.models import Rating, RatingTally, Report, ReviewVote
 from plugin.models.social import REVIEW_MAX_LENGTH
 from plugin.services import moderation, ratings
 from plugin.services.actors import Actor
@@ -49,6 +49,39 @@ def test_summary_counts_averages_and_distributes(db: Session, world: World) -> N
     assert result.distribution == {1: 0, 2: 0, 3: 0, 4: 2, 5: 1}
     assert result.mine is not None
     assert (result.mine.learner_id, result.mine.stars, result.mine.review) == (world.bob.learner_id, 4, "Solid")
+
+
+def counted_from_ratings(db: Session, who: Actor) -> dict[int, int]:
+    """The distribution counted the slow way, from the rating rows themselves."""
+    rows = db.execute(
+        select(Rating.stars, func.count())
+        .where(Rating.platform_id == who.platform_id, Rating.item_id == who.item_id)
+        .group_by(Rating.stars)
+    ).all()
+    return {stars: dict(rows).get(stars, 0) for stars in range(1, 6)}
+
+
+def test_the_tallies_follow_every_rating_change(db: Session, world: World) -> None:
+    crowd = learners(db, world, 6)
+    steps = [(0, 5), (1, 4), (2, 4), (0, 3), (3, 1), (1, 4), (4, 2), (0, 5), (5, 5)]
+    for who, stars in steps:
+        ratings.rate(db, crowd[who], stars)
+        assert ratings.summary(db, crowd[who]).distribution == counted_from_ratings(db, crowd[who])
+    for who in (3, 0, 0):  # removing twice is a no-op the second time
+        ratings.remove_rating(db, crowd[who])
+        assert ratings.summary(db, crowd[who]).distribution == counted_from_ratings(db, crowd[who])
+    assert ratings.summary(db, crowd[1]).distribution == {1: 0, 2: 1, 3: 0, 4: 2, 5: 1}
+    # Another item of the same platform has its own tallies.
+    ratings.rate(db, world.other_course_learner, 1)
+    assert ratings.summary(db, world.ada).distribution == {1: 0, 2: 1, 3: 0, 4: 2, 5: 1}
+
+
+def test_rebuild_tallies_recounts_from_the_ratings(db: Session, world: World) -> None:
+    ratings.rate(db, world.ada, 5)
+    ratings.rate(db, world.bob, 2)
+    db.execute(RatingTally.__table__.update().values(count=99))  # drifted, e.g. after a bulk load
+    ratings.rebuild_tallies(db, world.ada.platform_id)
+    assert ratings.summary(db, world.ada).distribution == {1: 0, 2: 1, 3: 0, 4: 0, 5: 1}
 
 
 def test_one_five_star_rating_does_not_outrank_many_good_ones(db: Session, world: World) -> None:
