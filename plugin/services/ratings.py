@@ -143,9 +143,10 @@ def rate(
                 raise
             previous = rating.stars
     if previous != stars:
-        if previous is not None:
-            _tally(session, actor, previous, -1)
-        _tally(session, actor, stars, +1)
+        # Always lock the two tally rows lowest star first, so two changes in opposite
+        # directions (3 -> 5 and 5 -> 3) cannot deadlock.
+        for star_value, delta in sorted(((previous, -1), (stars, +1))):
+            _tally(session, actor, star_value, delta)
     rating.stars = stars
     rating.updated_at = now
     if reviews_allowed and text != rating.review:

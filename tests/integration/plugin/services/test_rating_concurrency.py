@@ -76,3 +76,17 @@ def test_one_learners_two_first_ratings_at_once_make_one_rating(app: Flask) -> N
         assert summary.distribution[summary.mine.stars] == 1  # whichever came last, counted once
     finally:
         session.close()
+
+
+def test_changes_in_opposite_directions_at_once_neither_deadlock_nor_drift(app: Flask) -> None:
+    people = _world(app, 12)
+    first = [(who, 3 if n % 2 else 5) for n, who in enumerate(people)]
+    assert _run_together(app, first) == []
+    # Half move 3 -> 5 while the other half move 5 -> 3: the tally rows are locked in one order.
+    errors = _run_together(app, [(who, 5 if stars == 3 else 3) for who, stars in first])
+    assert errors == []
+    session = app.extensions["wordofmouth.sessions"]()
+    try:
+        assert ratings.summary(session, people[0]).distribution == {1: 0, 2: 0, 3: 6, 4: 0, 5: 6}
+    finally:
+        session.close()
