@@ -6,6 +6,7 @@ for learners, and a deleted or hidden comment shows no text and no author.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from plugin.models import Comment, Rating
@@ -14,7 +15,13 @@ from plugin.services.comments import CommentPage
 from plugin.services.ratings import ReviewPage
 
 
-def review(rating: Rating, actor: Actor, voted: set[int], reports: dict[int, int] | None = None) -> dict[str, Any]:
+def review(
+    rating: Rating,
+    actor: Actor,
+    voted: set[int],
+    reports: dict[int, int] | None = None,
+    reported: AbstractSet[int] = frozenset(),
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": rating.id,
         "stars": rating.stars,
@@ -22,6 +29,7 @@ def review(rating: Rating, actor: Actor, voted: set[int], reports: dict[int, int
         "author": rating.author,
         "helpful_count": rating.helpful_count,
         "voted_helpful": rating.id in voted,
+        "reported": rating.id in reported,
         "mine": rating.learner_id == actor.learner_id,
         "created_at": rating.created_at,
         "review_updated_at": rating.review_updated_at or rating.updated_at,
@@ -35,7 +43,7 @@ def review(rating: Rating, actor: Actor, voted: set[int], reports: dict[int, int
 
 def review_page(page: ReviewPage, actor: Actor, sort: str, reports: dict[int, int] | None = None) -> dict[str, Any]:
     return {
-        "reviews": [review(r, actor, page.voted, reports) for r in page.reviews],
+        "reviews": [review(r, actor, page.voted, reports, page.reported) for r in page.reviews],
         "total": page.total,
         "page": page.page,
         "pages": page.pages,
@@ -43,7 +51,12 @@ def review_page(page: ReviewPage, actor: Actor, sort: str, reports: dict[int, in
     }
 
 
-def comment(item: Comment, actor: Actor, replies: list[Comment] | None = None) -> dict[str, Any]:
+def comment(
+    item: Comment,
+    actor: Actor,
+    replies: list[Comment] | None = None,
+    reported: AbstractSet[int] = frozenset(),
+) -> dict[str, Any]:
     gone = item.deleted_at is not None or (item.hidden_at is not None and not actor.staff)
     data: dict[str, Any] = {
         "id": item.id,
@@ -57,7 +70,8 @@ def comment(item: Comment, actor: Actor, replies: list[Comment] | None = None) -
         "hidden": item.hidden_at is not None,
         "held": item.approved_at is None,
         "pinned": item.pinned_at is not None,
-        "replies": [comment(r, actor) for r in replies or []],
+        "reported": item.id in reported,
+        "replies": [comment(r, actor, reported=reported) for r in replies or []],
     }
     if actor.staff:
         data["hidden_reason"] = item.hidden_reason
@@ -66,8 +80,8 @@ def comment(item: Comment, actor: Actor, replies: list[Comment] | None = None) -
 
 def comment_page(page: CommentPage, actor: Actor) -> dict[str, Any]:
     return {
-        "pinned": [comment(c, actor, page.replies.get(c.id)) for c in page.pinned],
-        "comments": [comment(c, actor, page.replies.get(c.id)) for c in page.comments],
+        "pinned": [comment(c, actor, page.replies.get(c.id), page.reported) for c in page.pinned],
+        "comments": [comment(c, actor, page.replies.get(c.id), page.reported) for c in page.comments],
         "count": page.count,
         "next_cursor": page.next_cursor,
         "order": page.order,

@@ -81,6 +81,7 @@ class ReviewOut(Schema):
     author = fields.Nested(AuthorOut)
     helpful_count = fields.Integer()
     voted_helpful = fields.Boolean()
+    reported = fields.Boolean(metadata={"description": "you reported it and no instructor has acted on it yet"})
     mine = fields.Boolean()
     created_at = fields.DateTime()
     review_updated_at = fields.DateTime()
@@ -144,6 +145,7 @@ class CommentOut(Schema):
     hidden = fields.Boolean()
     held = fields.Boolean(metadata={"description": "waiting for an instructor's approval"})
     pinned = fields.Boolean()
+    reported = fields.Boolean(metadata={"description": "you reported it and no instructor has acted on it yet"})
     hidden_reason = fields.String(allow_none=True, metadata={"description": "staff only"})
     replies = fields.List(fields.Nested(lambda: CommentOut()))
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 
 from plugin.db import utcnow
 from plugin.errors import ConflictError, ForbiddenError, InvalidFieldError, NotFoundError
-from plugin.models import Comment
+from plugin.models import Comment, Report
 from plugin.models.social import COMMENT_MAX_LENGTH
 from plugin.services.actors import Actor, Thread
 from plugin.services.text import clean_text
@@ -41,7 +41,7 @@ class CommentPage:
     count: int
     next_cursor: str | None
     order: str
-    reported: set[int] = field(default_factory=set)
+    reported: set[int] = field(default_factory=set)  # comments the reader reported, still open
 
 
 # Statements are built once per shape and cached, with the actor's and thread's values as bound
@@ -131,6 +131,17 @@ def _replies_statement(staff: bool) -> Select:
 
 
 @functools.cache
+def _reported_statement() -> Select:
+    """Which of these comments the reader has reported and no instructor has acted on yet."""
+    return select(Report.comment_id).where(
+        Report.platform_id == _PLATFORM,
+        Report.learner_id == _LEARNER,
+        Report.resolved_at.is_(None),
+        Report.comment_id.in_(bindparam("comment_ids", expanding=True)),
+    )
+
+
+@functools.cache
 def _count_statement(staff: bool, per_placement: bool) -> Select:
     query = select(func.count()).select_from(Comment).where(_in_thread(per_placement), _readable(staff))
     if not staff:
@@ -186,9 +197,12 @@ def list_comments(
     comments = rows[:limit]
     parents = [c.id for c in pinned + comments]
     replies: dict[int, list[Comment]] = {pid: [] for pid in parents}
+    reported: set[int] = set()
     if parents:
         for reply in session.scalars(_replies_statement(actor.staff), {**params, "parents": parents}):
             replies[reply.parent_id].append(reply)  # type: ignore[index]
+        shown = parents + [r.id for rs in replies.values() for r in rs]
+        reported = set(session.scalars(_reported_statement(), {**params, "comment_ids": shown}))
     return CommentPage(
         pinned=pinned,
         comments=comments,
@@ -196,6 +210,7 @@ def list_comments(
         count=count_comments(session, actor, thread),
         next_cursor=next_cursor,
         order=order,
+        reported=reported,
     )
 
 

@@ -48,6 +48,7 @@ class ReviewPage:
     page: int
     per_page: int
     voted: set[int] = field(default_factory=set)
+    reported: set[int] = field(default_factory=set)  # reviews the reader reported, still open
 
     @property
     def pages(self) -> int:
@@ -253,6 +254,17 @@ def _voted_statement() -> Select:
     )
 
 
+@functools.cache
+def _reported_statement() -> Select:
+    """Which of these reviews the reader has reported and no instructor has acted on yet."""
+    return select(Report.rating_id).where(
+        Report.platform_id == _PLATFORM,
+        Report.learner_id == _LEARNER,
+        Report.resolved_at.is_(None),
+        Report.rating_id.in_(bindparam("rating_ids", expanding=True)),
+    )
+
+
 def list_reviews(session: Session, actor: Actor, sort: str = "helpful", page: int = 1) -> ReviewPage:
     """One page of reviews, most helpful or newest first; hidden ones only for staff."""
     if sort not in REVIEW_SORTS:
@@ -262,9 +274,14 @@ def list_reviews(session: Session, actor: Actor, sort: str = "helpful", page: in
     total = session.scalar(_review_count_statement(actor.staff), params) or 0
     reviews = list(session.scalars(_review_page_statement(actor.staff, sort), params))
     voted: set[int] = set()
+    reported: set[int] = set()
     if reviews:
-        voted = set(session.scalars(_voted_statement(), {**params, "rating_ids": [r.id for r in reviews]}))
-    return ReviewPage(reviews=reviews, total=total, page=page, per_page=REVIEWS_PER_PAGE, voted=voted)
+        ids = {**params, "rating_ids": [r.id for r in reviews]}
+        voted = set(session.scalars(_voted_statement(), ids))
+        reported = set(session.scalars(_reported_statement(), ids))
+    return ReviewPage(
+        reviews=reviews, total=total, page=page, per_page=REVIEWS_PER_PAGE, voted=voted, reported=reported
+    )
 
 
 def find_review(session: Session, actor: Actor, rating_id: int, *, with_author: bool = False) -> Rating:

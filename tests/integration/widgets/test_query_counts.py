@@ -25,15 +25,15 @@ from tests.support.factories import World, at, make_learner, make_world
 # loads it once (1); then:
 READS = {
     ("/api/v1/ratings", False): 3,  # placement, distribution, own rating
-    ("/api/v1/reviews", False): 3,  # total, page with authors, own votes
-    ("/api/v1/reviews", True): 4,  # ... and open report counts
-    ("/api/v1/comments", False): 5,  # placement, pinned, page, replies with authors, count
-    ("/api/v1/comments", True): 5,
+    ("/api/v1/reviews", False): 4,  # total, page with authors, own votes, own open reports
+    ("/api/v1/reviews", True): 5,  # ... and open report counts
+    ("/api/v1/comments", False): 6,  # placement, pinned, page, replies with authors, own open reports, count
+    ("/api/v1/comments", True): 6,
     ("/api/v1/moderation/queue", True): 4,  # report counts, reasons, reported reviews, held/reported comments
-    ("/api/v1/fragments/ratings", False): 6,  # summary (2), reviews (3), placement
-    ("/api/v1/fragments/ratings", True): 7,  # ... and open report counts
-    ("/api/v1/fragments/comments", False): 5,
-    ("/api/v1/fragments/comments", True): 5,
+    ("/api/v1/fragments/ratings", False): 7,  # summary (2), reviews (4), placement
+    ("/api/v1/fragments/ratings", True): 8,  # ... and open report counts
+    ("/api/v1/fragments/comments", False): 6,
+    ("/api/v1/fragments/comments", True): 6,
     ("/api/v1/fragments/moderation", True): 7,  # queue (4), ratings by month, comments by week, top reviews
 }
 

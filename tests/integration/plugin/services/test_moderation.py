@@ -359,6 +359,21 @@ def test_a_review_whose_words_are_removed_leaves_the_queue(db: Session, world: W
     assert open_reports == 0
 
 
+def test_readers_see_what_they_reported_until_an_instructor_acts(
+    db: Session, world: World, review: Rating, comment: Comment
+) -> None:
+    assert ratings.list_reviews(db, world.bob).reported == set()
+    moderation.report_review(db, world.bob, review.id, "Rude")
+    moderation.report_comment(db, world.bob, comment.id, None)
+    assert ratings.list_reviews(db, world.bob).reported == {review.id}
+    assert comments.list_comments(db, world.bob, world.thread()).reported == {comment.id}
+    # Only the reporter's own reports count.
+    assert ratings.list_reviews(db, world.cy).reported == set()
+    assert comments.list_comments(db, world.cy, world.thread()).reported == set()
+    moderation.dismiss_reports(db, world.teacher, rating_id=review.id)
+    assert ratings.list_reviews(db, world.bob).reported == set()
+
+
 def test_the_queue_is_of_the_actors_item_only(db: Session, world: World, review: Rating, comment: Comment) -> None:
     moderation.report_review(db, world.bob, review.id, "Rude")
     moderation.report_comment(db, world.bob, comment.id, "Spam")
