@@ -30,7 +30,7 @@ from lti.validation import (
     unregistered_deployment,
     validate_launch,
 )
-from plugin.framing import learn_launch_origin
+from plugin.framing import learn_launch_origin, serve_platform
 from plugin.services import launches, login_states, platforms, tool_keys
 from plugin.services.launches import WIDGET_KINDS, WIDGET_TITLES
 from plugin.web import db_session, get_settings
@@ -222,6 +222,7 @@ def deep_linking_respond() -> tuple[str, int] | str:
     if not token:
         raise ForbiddenError("This placement form was not issued by Word of Mouth for this launch.")
     data = read_deep_linking_token(token)
+    serve_platform(data["platform_id"])
     dl_settings = data["settings"]
     accept_multiple = str(dl_settings.get("accept_multiple", "true")).lower() != "false"
     try:

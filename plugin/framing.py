@@ -1,24 +1,26 @@
-"""Who may frame the tool: CSP ``frame-ancestors`` from the registered platforms' page origins.
+"""Who may frame the tool: CSP ``frame-ancestors`` from the page origins of the platform it serves.
 
 The tool's pages live in LMS iframes and nowhere else
-(https://www.w3.org/TR/CSP3/#directive-frame-ancestors). Every HTML response gets
-``frame-ancestors 'self' <origins>``, where the origins are those of every registered platform
-(``plugin/services/platform_origins.py``: each issuer's origin, origins learned from launches,
-origins the admin added). Other responses (JSON, scripts, images) get ``frame-ancestors 'none'``.
+(https://www.w3.org/TR/CSP3/#directive-frame-ancestors):
+
+- a page made for a platform (the launched widgets, the deep linking picker and its answer) gets
+  ``frame-ancestors 'self' <that platform's origins>``: its issuer's origin, origins learned from
+  its launches, origins the admin added (``plugin/services/platform_origins.py``);
+- an error page gets ``frame-ancestors *``: it must show inside whichever LMS frame a failed
+  launch came from (an unknown issuer has no origins yet), and it holds no data and no action;
+- any other page gets ``frame-ancestors 'self'``; other responses (JSON, scripts) ``'none'``.
 A response that already names ``frame-ancestors`` is left alone.
 
-**One list for all platforms.** Pages after the launch (the deep linking form's answer, error
-pages, the new-window page) do not know which platform they serve, so the list is global. Framing
-only keeps other sites from showing (and clickjacking) the tool; which organisation's data a page
-shows is decided by the launch and the widget token, not by the frame.
+**Per platform, not one list.** Each organisation's page origins are its own: a single list of
+every customer's LMS in every response would tell anyone who loads a page who the customers are.
 
 **A launch from a new origin works at once.** :func:`learn_launch_origin` records the origin of the
 launch's ``return_url`` and adds it to the launch response itself, whatever the cache holds.
 
-**Cache.** The combined list is kept in ``app.extensions`` for :data:`CACHE_SECONDS`, so a request
-normally runs no query for the header. A new origin learned in this process (a launch, or a CLI
-command run with this app) drops the cache after the request's commit; other processes (gunicorn
-workers, a CLI run beside the server) see the change within :data:`CACHE_SECONDS`.
+**Cache.** Each platform's list is kept in ``app.extensions`` for :data:`CACHE_SECONDS`, so a
+request normally runs no query for the header. A new origin learned in this process (a launch, or a
+CLI command run with this app) drops the cache after the request's commit; other processes
+(gunicorn workers, a CLI run beside the server) see the change within :data:`CACHE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -42,44 +44,45 @@ RETRY_SECONDS = 5.0  # after a failed load: keep the last list, try again soon
 EXTENSION = "wordofmouth.frame_ancestors"
 _LEARNED = "wom_framing_learned"  # origins of this request's launch, always allowed in its answer
 _CHANGED = "wom_framing_changed"  # this request stored a new origin: drop the cache after commit
+_PLATFORM = "wom_framing_platform"  # the platform this request's page is made for
 
 
 class OriginCache:
-    """The combined origin list of all platforms, reloaded at most every ``ttl`` seconds."""
+    """Each platform's origin list, reloaded at most every ``ttl`` seconds."""
 
     def __init__(self, sessions: Callable[[], Session], ttl: float = CACHE_SECONDS) -> None:
         self._sessions = sessions
         self._ttl = ttl
         self._lock = threading.Lock()
-        self._origins: tuple[str, ...] = ()
-        self._expires = 0.0
+        self._entries: dict[int, tuple[tuple[str, ...], float]] = {}
         self._generation = 0
 
-    def origins(self) -> tuple[str, ...]:
+    def origins(self, platform_id: int) -> tuple[str, ...]:
         with self._lock:
-            if time.monotonic() < self._expires:
-                return self._origins
+            known, expires = self._entries.get(platform_id, ((), 0.0))
+            if time.monotonic() < expires:
+                return known
             generation = self._generation
         try:
             session = self._sessions()
             try:
-                origins = tuple(platform_origins.all_origins(session))
+                origins = tuple(o.origin for o in platform_origins.origins_of(session, platform_id))
             finally:
                 session.close()
-        except SQLAlchemyError as exc:
-            log.warning("frame-ancestors: could not load platform origins: %s", exc.__class__.__name__)
+        except (SQLAlchemyError, DomainError) as exc:
+            log.warning("frame-ancestors: could not load the origins of platform %s: %s", platform_id, exc)
             with self._lock:
                 if generation == self._generation:
-                    self._expires = time.monotonic() + RETRY_SECONDS
-                return self._origins
+                    self._entries[platform_id] = (known, time.monotonic() + RETRY_SECONDS)
+            return known
         with self._lock:
             if generation == self._generation:  # not invalidated while loading
-                self._origins, self._expires = origins, time.monotonic() + self._ttl
+                self._entries[platform_id] = (origins, time.monotonic() + self._ttl)
         return origins
 
     def invalidate(self) -> None:
         with self._lock:
-            self._expires = 0.0
+            self._entries.clear()
             self._generation += 1
 
 
@@ -96,11 +99,17 @@ def invalidate(app: Flask | None = None) -> None:
     origin_cache(app).invalidate()
 
 
+def serve_platform(platform_id: int) -> None:
+    """This request's page is made for ``platform_id``: only its LMS origins may frame it."""
+    g.setdefault(_PLATFORM, platform_id)
+
+
 def learn_launch_origin(platform_id: int, return_url: str | None) -> None:
     """Record the page origin of a validated launch (its ``return_url``) in the request's session.
 
     A missing or unusable ``return_url`` is logged and ignored: it never fails the launch.
     """
+    serve_platform(platform_id)
     if not return_url:
         return
     try:
@@ -117,14 +126,18 @@ def learn_launch_origin(platform_id: int, return_url: str | None) -> None:
 def add_frame_ancestors(response: Response) -> None:
     """Append ``frame-ancestors`` to the response's CSP; call after the request's commit."""
     learned: set[str] = g.pop(_LEARNED, set())
+    platform_id: int | None = g.pop(_PLATFORM, None)
     if g.pop(_CHANGED, False) and response.status_code < 400:
         invalidate()
     policy = response.headers.get("Content-Security-Policy")
     if not policy or "frame-ancestors" in policy:
         return
-    if response.mimetype == "text/html":
-        origins = sorted(set(origin_cache().origins()) | learned)
-        sources = " ".join(["'self'", *origins])
-    else:
+    if response.mimetype != "text/html":
         sources = "'none'"
+    elif response.status_code >= 400:
+        sources = "*"
+    elif platform_id is not None:
+        sources = " ".join(["'self'", *sorted(set(origin_cache().origins(platform_id)) | learned)])
+    else:
+        sources = "'self'"
     response.headers["Content-Security-Policy"] = f"{policy.rstrip('; ')}; frame-ancestors {sources}"

@@ -162,17 +162,12 @@ def origins_of(session: Session, platform_id: int) -> list[KnownOrigin]:
     rows = session.scalars(
         select(PlatformOrigin).where(PlatformOrigin.platform_id == platform_id).order_by(PlatformOrigin.origin)
     )
-    known.extend(KnownOrigin(r.origin, r.source) for r in rows if r.origin != own)
-    return known
-
-
-def all_origins(session: Session) -> list[str]:
-    """Every registered platform's page origins, sorted and without repeats (one CSP for all)."""
-    found = {issuer_origin(issuer) for issuer in session.scalars(select(Platform.issuer))}
-    # Rows were normalised on the way in; checking again keeps a hand-edited row out of the header.
-    for origin in session.scalars(select(PlatformOrigin.origin).distinct()):
+    for row in rows:
+        # Rows were normalised on the way in; checking again keeps a hand-edited row out of the header.
         try:
-            found.add(normalise_origin(origin))
+            origin = normalise_origin(row.origin)
         except DomainError:
             continue
-    return sorted(o for o in found if o)
+        if origin != own:
+            known.append(KnownOrigin(origin, row.source))
+    return known

@@ -55,7 +55,7 @@ def test_the_issuer_origin_counts_without_a_row_and_cannot_be_removed(db: Sessio
         False,
     )
     assert rows(db) == 0
-    assert platform_origins.all_origins(db) == ["https://moodle.example.org"]
+    assert [o.origin for o in platform_origins.origins_of(db, moodle.id)] == ["https://moodle.example.org"]
     with pytest.raises(DomainError, match="issuer's origin"):
         platform_origins.remove_origin(db, moodle.id, "https://moodle.example.org")
 
@@ -84,7 +84,7 @@ def test_a_lost_insert_race_reads_the_winners_row(db: Session, monkeypatch: pyte
     assert rows(db) == 1
 
 
-def test_origins_are_per_platform_and_all_origins_joins_them(db: Session) -> None:
+def test_origins_are_per_platform(db: Session) -> None:
     school = make_platform(db, client_id="school")
     college = make_platform(db, client_id="college")
     moodle = make_platform(db, "https://moodle.example.org", "m")
@@ -97,17 +97,18 @@ def test_origins_are_per_platform_and_all_origins_joins_them(db: Session) -> Non
         "https://school.example.edu",
     ]
     assert [o.source for o in platform_origins.origins_of(db, school.id)] == [OriginSource.ISSUER, OriginSource.ADMIN]
-    assert platform_origins.all_origins(db) == [
+    assert [o.origin for o in platform_origins.origins_of(db, college.id)] == [
         "https://canvas.instructure.com",
         "https://college.example.edu",
-        "https://moodle.example.org",
         "https://school.example.edu",
     ]
+    assert [o.origin for o in platform_origins.origins_of(db, moodle.id)] == ["https://moodle.example.org"]
     assert platform_origins.remove_origin(db, school.id, "HTTPS://School.Example.edu/") == "https://school.example.edu"
     db.commit()
     with pytest.raises(DomainError, match="not an origin of this platform"):
         platform_origins.remove_origin(db, school.id, "https://school.example.edu")
-    assert "https://school.example.edu" in platform_origins.all_origins(db)  # still the college's
+    college_origins = [o.origin for o in platform_origins.origins_of(db, college.id)]
+    assert "https://school.example.edu" in college_origins  # still the college's
     assert moodle.id and rows(db) == 2
 
 
@@ -126,4 +127,4 @@ def test_a_hand_edited_bad_row_stays_out_of_the_list(db: Session) -> None:
     canvas = make_platform(db)
     db.add(PlatformOrigin(platform_id=canvas.id, origin="https://x.example; script-src *", source=OriginSource.ADMIN))
     db.commit()
-    assert platform_origins.all_origins(db) == ["https://canvas.instructure.com"]
+    assert [o.origin for o in platform_origins.origins_of(db, canvas.id)] == ["https://canvas.instructure.com"]

@@ -1,10 +1,9 @@
-"""CSP frame-ancestors: the registered platforms' page origins, learned from launches at once."""
+"""CSP frame-ancestors: a platform's pages may be framed by its own page origins, learned at once."""
 
 from __future__ import annotations
 
 import requests
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from plugin import framing
@@ -29,15 +28,15 @@ def presentation(return_url: str) -> dict[str, object]:
 
 
 def test_a_launch_from_a_new_origin_is_allowed_at_once_and_afterwards(tool: Tool, lms: LmsPlatform, browser) -> None:
-    before = frame_ancestors(requests.get(tool.url + "/"))  # fills the cache
-    assert before == ["'self'", "https://lms.example.org"]  # the issuer's origin counts without a row
+    first = lms.launch(browser, tool.url)
+    assert frame_ancestors(first) == ["'self'", "https://lms.example.org"]  # the issuer's origin, without a row
 
     launched = lms.launch(browser, tool.url, claims=presentation(CUSTOMER_PAGE))
     assert launched.status_code == 200, launched.text
     assert frame_ancestors(launched) == ["'self'", "https://lms.example.org", "https://school.example.edu"]
 
-    later = requests.get(tool.url + "/")  # another HTML page, within the cache's lifetime
-    assert "https://school.example.edu" in frame_ancestors(later)
+    later = lms.launch(browser, tool.url)  # no return_url this time: the learned origin stays allowed
+    assert frame_ancestors(later) == ["'self'", "https://lms.example.org", "https://school.example.edu"]
     session = tool.session()
     try:
         row = session.scalars(select(PlatformOrigin)).one()
@@ -45,12 +44,8 @@ def test_a_launch_from_a_new_origin_is_allowed_at_once_and_afterwards(tool: Tool
     finally:
         session.close()
 
-    again = lms.launch(browser, tool.url, claims=presentation(CUSTOMER_PAGE))
-    assert again.status_code == 200
-    assert frame_ancestors(again) == frame_ancestors(launched)
 
-
-def test_frame_ancestors_is_one_list_for_all_platforms(tool: Tool, lms: LmsPlatform, browser) -> None:
+def test_each_platform_is_framed_by_its_own_origins_only(tool: Tool, lms: LmsPlatform, browser) -> None:
     with running_platform("https://other-lms.example.net", client_id="other") as other:
         register(tool, other)  # behind the app's back, as another process would
         session = tool.session()
@@ -62,15 +57,21 @@ def test_frame_ancestors_is_one_list_for_all_platforms(tool: Tool, lms: LmsPlatf
         finally:
             session.close()
         framing.invalidate(tool.app)  # what `wordofmouth platform origin add` does in its own process
-        launched = lms.launch(browser, tool.url, claims=presentation(CUSTOMER_PAGE))
-    assert launched.status_code == 200
-    assert frame_ancestors(launched) == [
-        "'self'",
-        "https://college.example.edu",
-        "https://lms.example.org",
-        "https://other-lms.example.net",
-        "https://school.example.edu",
-    ]
+        ours = lms.launch(browser, tool.url, claims=presentation(CUSTOMER_PAGE))
+        theirs = other.launch(requests.Session(), tool.url)
+    assert ours.status_code == 200 and theirs.status_code == 200, (ours.text, theirs.text)
+    # No customer's LMS is named in another customer's pages, nor in pages of no platform.
+    assert frame_ancestors(ours) == ["'self'", "https://lms.example.org", "https://school.example.edu"]
+    assert frame_ancestors(theirs) == ["'self'", "https://college.example.edu", "https://other-lms.example.net"]
+    assert frame_ancestors(requests.get(tool.url + "/")) == ["'self'"]
+
+
+def test_error_pages_show_in_any_frame(tool: Tool, lms: LmsPlatform, browser) -> None:
+    """A refused launch must explain itself inside whichever LMS frame it came from; it holds no data."""
+    refused = lms.launch(browser, tool.url, claims={"aud": "someone-else"})
+    assert refused.status_code in (400, 401, 403)
+    assert "text/html" in refused.headers["Content-Type"]
+    assert frame_ancestors(refused) == ["*"]
 
 
 def test_an_unusable_return_url_does_not_fail_the_launch(tool: Tool, lms: LmsPlatform, browser) -> None:
@@ -85,28 +86,24 @@ def test_an_unusable_return_url_does_not_fail_the_launch(tool: Tool, lms: LmsPla
         session.close()
 
 
-def test_json_answers_may_not_be_framed_and_pages_are_cached(app: Flask, client: FlaskClient, db) -> None:  # type: ignore[no-untyped-def]
-    health = client.get("/healthz")
+def test_json_answers_may_not_be_framed_and_origins_are_cached(tool: Tool, lms: LmsPlatform, browser) -> None:
+    health = requests.get(tool.url + "/healthz")
     assert health.headers["Content-Security-Policy"].endswith("; frame-ancestors 'none'")
-    assert client.get("/").headers["Content-Security-Policy"].endswith("; frame-ancestors 'self'")
+    assert frame_ancestors(lms.launch(browser, tool.url)) == ["'self'", "https://lms.example.org"]
 
-    platforms.add_or_update_platform(
-        db,
-        platforms.PlatformSpec(
-            issuer="https://moodle.example.org",
-            client_id="m",
-            auth_login_url="https://moodle.example.org/auth",
-            auth_token_url="https://moodle.example.org/token",
-            key_set_url="https://moodle.example.org/jwks",
-            deployment_ids=("1",),
-        ),
-    )
-    db.commit()
-    cached = client.get("/").headers["Content-Security-Policy"]
-    assert cached.endswith("; frame-ancestors 'self'")  # no query per request: the list is cached
-    framing.invalidate(app)
-    fresh = client.get("/").headers["Content-Security-Policy"]
-    assert fresh.endswith("; frame-ancestors 'self' https://moodle.example.org")
+    session = tool.session()
+    try:
+        found = platforms.find_platform(session, lms.issuer, lms.client_id)
+        assert found is not None
+        platform_origins.add_origin(session, found.id, "https://campus.example.edu")
+        session.commit()
+    finally:
+        session.close()
+    cached = lms.launch(browser, tool.url)
+    assert frame_ancestors(cached) == ["'self'", "https://lms.example.org"]  # no query per request
+    framing.invalidate(tool.app)
+    fresh = lms.launch(browser, tool.url)
+    assert frame_ancestors(fresh) == ["'self'", "https://campus.example.edu", "https://lms.example.org"]
 
 
 def test_a_page_with_its_own_frame_ancestors_keeps_it(app: Flask) -> None:
