@@ -16,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 from flask import current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from plugin.errors import DomainError
+from plugin.errors import DomainError, ForbiddenError
 from plugin.web import get_settings
 
 WIDGET_TOKEN_SECONDS = 2 * 60 * 60
@@ -33,11 +33,6 @@ class SessionExpiredError(DomainError):
 class NotAuthorizedError(DomainError):
     status = 401
     title = "Not authorized"
-
-
-class ForbiddenError(DomainError):
-    status = 403
-    title = "Forbidden"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from lti.errors import LaunchError
 from lti.keysets import PlatformKeySets
 from lti.launch import to_launch_record
 from lti.tokens import (
-    ForbiddenError,
     WidgetGrant,
     issue_deep_linking_token,
     issue_widget_token,
@@ -30,6 +29,7 @@ from lti.validation import (
     unregistered_deployment,
     validate_launch,
 )
+from plugin.errors import ForbiddenError
 from plugin.framing import learn_launch_origin, serve_platform
 from plugin.services import launches, login_states, platforms, tool_keys
 from plugin.services.launches import WIDGET_KINDS, WIDGET_TITLES

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from plugin.db import Base, UTCDateTime, string_enum, utcnow
 
 
-def _tenant_fk(columns: list[str], table: str) -> ForeignKeyConstraint:
+def tenant_fk(columns: list[str], table: str) -> ForeignKeyConstraint:
     """A foreign key that also matches ``platform_id``, so a row cannot cross tenants."""
     return ForeignKeyConstraint(["platform_id", *columns], [f"{table}.platform_id", f"{table}.id"], ondelete="CASCADE")
 
@@ -85,7 +85,7 @@ class Placement(Base):
     __table_args__ = (
         UniqueConstraint("platform_id", "resource_link_id"),
         UniqueConstraint("platform_id", "id"),
-        _tenant_fk(["item_id"], "item"),
+        tenant_fk(["item_id"], "item"),
         Index("ix_placement_platform_id_item_id", "platform_id", "item_id"),
     )
 
@@ -120,8 +120,8 @@ class Enrolment(Base):
     __tablename__ = "enrolment"
     __table_args__ = (
         UniqueConstraint("learner_id", "item_id"),
-        _tenant_fk(["learner_id"], "learner"),
-        _tenant_fk(["item_id"], "item"),
+        tenant_fk(["learner_id"], "learner"),
+        tenant_fk(["item_id"], "item"),
         Index("ix_enrolment_platform_id_item_id_last_seen", "platform_id", "item_id", "last_seen"),
     )
 

@@ -11,7 +11,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
-    ForeignKeyConstraint,
     Index,
     Integer,
     PrimaryKeyConstraint,
@@ -23,15 +22,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from plugin.db import Base, UTCDateTime, utcnow
-from plugin.models.learning import Learner
+from plugin.models.learning import Learner, tenant_fk
 
 REVIEW_MAX_LENGTH = 2000
 COMMENT_MAX_LENGTH = 5000
 REASON_MAX_LENGTH = 500
-
-
-def _tenant_fk(columns: list[str], table: str, ondelete: str = "CASCADE") -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(["platform_id", *columns], [f"{table}.platform_id", f"{table}.id"], ondelete=ondelete)
 
 
 def _partial(name: str, columns: list[str], where: str) -> Index:
@@ -62,8 +57,8 @@ class Rating(Base):
         UniqueConstraint("learner_id", "item_id"),
         UniqueConstraint("platform_id", "id"),
         CheckConstraint("stars BETWEEN 1 AND 5", name="stars_1_to_5"),
-        _tenant_fk(["learner_id"], "learner"),
-        _tenant_fk(["item_id"], "item"),
+        tenant_fk(["learner_id"], "learner"),
+        tenant_fk(["item_id"], "item"),
         Index("ix_rating_platform_id_item_id_stars", "platform_id", "item_id", "stars"),
         # Review pages, newest or most helpful first, read in index order (only rows with a review).
         _partial("ix_rating_reviews_newest", ["item_id", "review_updated_at", "id"], "review IS NOT NULL"),
@@ -102,7 +97,7 @@ class RatingTally(Base):
         PrimaryKeyConstraint("item_id", "stars"),
         CheckConstraint("stars BETWEEN 1 AND 5", name="stars_1_to_5"),
         CheckConstraint("count >= 0", name="count_not_negative"),
-        _tenant_fk(["item_id"], "item"),
+        tenant_fk(["item_id"], "item"),
     )
 
     platform_id: Mapped[int] = mapped_column()
@@ -117,8 +112,8 @@ class ReviewVote(Base):
     __tablename__ = "review_vote"
     __table_args__ = (
         UniqueConstraint("rating_id", "learner_id"),
-        _tenant_fk(["rating_id"], "rating"),
-        _tenant_fk(["learner_id"], "learner"),
+        tenant_fk(["rating_id"], "rating"),
+        tenant_fk(["learner_id"], "learner"),
         Index("ix_review_vote_platform_id_learner_id", "platform_id", "learner_id"),
     )
 
@@ -140,10 +135,10 @@ class Comment(Base):
     __tablename__ = "comment"
     __table_args__ = (
         UniqueConstraint("platform_id", "id"),
-        _tenant_fk(["learner_id"], "learner"),
-        _tenant_fk(["item_id"], "item"),
-        _tenant_fk(["placement_id"], "placement"),
-        _tenant_fk(["parent_id"], "comment"),
+        tenant_fk(["learner_id"], "learner"),
+        tenant_fk(["item_id"], "item"),
+        tenant_fk(["placement_id"], "placement"),
+        tenant_fk(["parent_id"], "comment"),
         Index("ix_comment_thread", "item_id", "placement_id", "parent_id", "created_at", "id"),
         Index("ix_comment_parent_id", "parent_id"),
         # A page of top-level comments comes straight off an index in date order, whatever the thread's size.
@@ -185,10 +180,10 @@ class Report(Base):
         UniqueConstraint("rating_id", "learner_id"),
         UniqueConstraint("comment_id", "learner_id"),
         CheckConstraint("(rating_id IS NULL) <> (comment_id IS NULL)", name="one_target"),
-        _tenant_fk(["learner_id"], "learner"),
-        _tenant_fk(["rating_id"], "rating"),
-        _tenant_fk(["comment_id"], "comment"),
-        _tenant_fk(["item_id"], "item"),
+        tenant_fk(["learner_id"], "learner"),
+        tenant_fk(["rating_id"], "rating"),
+        tenant_fk(["comment_id"], "comment"),
+        tenant_fk(["item_id"], "item"),
         Index("ix_report_item_id_resolved_at", "item_id", "resolved_at"),
     )
 
