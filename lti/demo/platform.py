@@ -43,6 +43,7 @@ class DemoUser:
     email: str
     department: str
     instructor: bool = False
+    locale: str = "en-GB"  # what the LMS says the person's language is (launch_presentation.locale)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ USERS = (
     DemoUser("grace", "Grace Hopper", "Grace", "Hopper", "grace@demo.example", "Engineering"),
     DemoUser("alan", "Alan Turing", "Alan", "Turing", "alan@demo.example", "Research"),
     DemoUser("katherine", "Katherine Johnson", "Katherine", "Johnson", "katherine@demo.example", "Research"),
+    DemoUser("jonas", "Jonas Becker", "Jonas", "Becker", "jonas@demo.example", "Sales", locale="de-DE"),
+    DemoUser("camille", "Camille Martin", "Camille", "Martin", "camille@demo.example", "Operations", locale="fr-FR"),
 )
 COURSES = (
     DemoCourse("safety", "Safety at Work", "SAFE101"),
@@ -193,7 +196,7 @@ class DemoPlatform:
             claims.CONTEXT: {"id": where.id, "title": where.title, "label": where.label, "type": ["CourseOffering"]},
             claims.LAUNCH_PRESENTATION: {
                 "document_target": "iframe",
-                "locale": "en-GB",
+                "locale": who.locale,
                 "return_url": f"{self.lms_url}/demo/course/{where.id}",
             },
             claims.TOOL_PLATFORM: {

@@ -49,6 +49,7 @@ RATINGS: dict[str, list[tuple[str, int, str | None, int]]] = {
         ("tim", 5, "Clear and to the point. Everyone on the sales floor should take it.", 90),
         ("radia", 4, None, 120),
         ("ken", 2, "Too long for what it teaches; skim the slides instead.", 150),
+        ("jonas", 4, "Kurz und praktisch. Die Checkliste am Ende hängt jetzt an meinem Monitor.", 15),
     ],
     "python": [
         ("ada", 5, "The pandas chapter finally made group-by click for me. Do the exercises!", 5),
@@ -56,6 +57,7 @@ RATINGS: dict[str, list[tuple[str, int, str | None, int]]] = {
         ("barbara", 5, "Best internal course I have taken. The instructor answers questions in the comments.", 40),
         ("mary", 4, "Great exercises; the last project takes a full afternoon.", 70),
         ("frances", 3, "Fine, but assumes more maths than it says.", 100),
+        ("camille", 4, "Très clair, et les exercices sont bien pensés. Prévoyez une après-midi pour le projet.", 25),
     ],
     "leading": [
         ("katherine", 5, "Changed how I run one-on-ones. The feedback framework is simple and it works.", 8),
