@@ -29,6 +29,8 @@ bp = Blueprint(
     description="Ratings, reviews and comments of the item the launch token names.",
 )
 WRITE_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
+# Path ids fit the database's 32-bit integer columns; larger ones are simply not found (404).
+ID = "int(min=1, max=2147483647)"
 
 
 def rate_limit_key() -> str:
@@ -134,7 +136,7 @@ def _helpful(review_id: int, helpful: bool) -> dict[str, Any]:
     return {"id": rating.id, "helpful_count": rating.helpful_count, "voted_helpful": helpful}
 
 
-@bp.route("/reviews/<int(min=1, max=2147483647):review_id>/helpful", methods=["PUT"])
+@bp.route(f"/reviews/<{ID}:review_id>/helpful", methods=["PUT"])
 @require_widget_token
 @bp.response(200, s.HelpfulOut)
 def vote_helpful(review_id: int) -> dict[str, Any]:
@@ -142,7 +144,7 @@ def vote_helpful(review_id: int) -> dict[str, Any]:
     return _helpful(review_id, True)
 
 
-@bp.route("/reviews/<int(min=1, max=2147483647):review_id>/helpful", methods=["DELETE"])
+@bp.route(f"/reviews/<{ID}:review_id>/helpful", methods=["DELETE"])
 @require_widget_token
 @bp.response(200, s.HelpfulOut)
 def unvote_helpful(review_id: int) -> dict[str, Any]:
@@ -150,7 +152,7 @@ def unvote_helpful(review_id: int) -> dict[str, Any]:
     return _helpful(review_id, False)
 
 
-@bp.route("/reviews/<int(min=1, max=2147483647):review_id>/reports", methods=["POST"])
+@bp.route(f"/reviews/<{ID}:review_id>/reports", methods=["POST"])
 @require_widget_token
 @bp.arguments(s.ReportIn)
 @bp.response(201, s.ReportOut)
@@ -159,7 +161,7 @@ def report_review(data: dict[str, Any], review_id: int) -> Any:
     return moderation.report_review(db_session(), access.actor(), review_id, data.get("reason"))
 
 
-@bp.route("/reviews/<int(min=1, max=2147483647):review_id>/hide", methods=["POST"])
+@bp.route(f"/reviews/<{ID}:review_id>/hide", methods=["POST"])
 @require_widget_token
 @bp.arguments(s.HideIn)
 @bp.response(200, s.ReviewOut)
@@ -170,7 +172,7 @@ def hide_review(data: dict[str, Any], review_id: int) -> dict[str, Any]:
     return _review_out(rating.id)
 
 
-@bp.route("/reviews/<int(min=1, max=2147483647):review_id>/unhide", methods=["POST"])
+@bp.route(f"/reviews/<{ID}:review_id>/unhide", methods=["POST"])
 @require_widget_token
 @bp.response(200, s.ReviewOut)
 def unhide_review(review_id: int) -> dict[str, Any]:
@@ -224,7 +226,7 @@ def post_comment(data: dict[str, Any]) -> dict[str, Any]:
     return _comment_out(comment.id)
 
 
-@bp.route("/comments/<int(min=1, max=2147483647):comment_id>", methods=["PATCH"])
+@bp.route(f"/comments/<{ID}:comment_id>", methods=["PATCH"])
 @require_widget_token
 @bp.arguments(s.CommentEditIn)
 @bp.response(200, s.CommentOut)
@@ -234,7 +236,7 @@ def edit_comment(data: dict[str, Any], comment_id: int) -> dict[str, Any]:
     return _comment_out(comment_id)
 
 
-@bp.route("/comments/<int(min=1, max=2147483647):comment_id>", methods=["DELETE"])
+@bp.route(f"/comments/<{ID}:comment_id>", methods=["DELETE"])
 @require_widget_token
 @bp.response(204)
 def delete_comment(comment_id: int) -> None:
@@ -242,7 +244,7 @@ def delete_comment(comment_id: int) -> None:
     comments.delete_comment(db_session(), access.actor(), comment_id)
 
 
-@bp.route("/comments/<int(min=1, max=2147483647):comment_id>/reports", methods=["POST"])
+@bp.route(f"/comments/<{ID}:comment_id>/reports", methods=["POST"])
 @require_widget_token
 @bp.arguments(s.ReportIn)
 @bp.response(201, s.ReportOut)
@@ -251,7 +253,7 @@ def report_comment(data: dict[str, Any], comment_id: int) -> Any:
     return moderation.report_comment(db_session(), access.actor(), comment_id, data.get("reason"))
 
 
-@bp.route("/comments/<int(min=1, max=2147483647):comment_id>/hide", methods=["POST"])
+@bp.route(f"/comments/<{ID}:comment_id>/hide", methods=["POST"])
 @require_widget_token
 @bp.arguments(s.HideIn)
 @bp.response(200, s.CommentOut)
@@ -268,7 +270,7 @@ def _staff_action(name: str, summary: str, action: Any) -> None:
 
     view.__name__ = name
     view.__doc__ = summary
-    bp.route(f"/comments/<int(min=1, max=2147483647):comment_id>/{name.split('_')[0]}", methods=["POST"])(
+    bp.route(f"/comments/<{ID}:comment_id>/{name.split('_')[0]}", methods=["POST"])(
         require_widget_token(bp.response(200, s.CommentOut)(view))
     )
 

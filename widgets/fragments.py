@@ -42,9 +42,10 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw in (None, ""):
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
+    if value is None or not low <= value <= high:
         raise InvalidFieldError(name, f"{name} must be a whole number from {low} to {high}.")
-    return int(raw)
+    return value
 
 
 def _ratings_context() -> dict[str, Any]:

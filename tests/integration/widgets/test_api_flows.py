@@ -437,4 +437,5 @@ def test_fragments_are_html_with_learner_text_escaped(tool: Tool, lms: LmsPlatfo
     assert more.status_code == 200 and "<script>alert" not in more.text
     problem(bob.get("/fragments/moderation"), 403)
     problem(bob.get("/fragments/nothing"), 404)
-    problem(bob.get("/fragments/ratings", params={"page": "0"}), 422)
+    for page in ("0", "²", "1" * 5000, "-1", "x"):  # superscript digits and huge numbers too: never a 500
+        problem(bob.get("/fragments/ratings", params={"page": page}), 422)

@@ -112,8 +112,7 @@
     var method = form.dataset.method || "POST";
     var buttons = form.querySelectorAll("button");
     buttons.forEach(function (b) { b.disabled = true; });
-    var body = method === "DELETE" && !form.elements.length ? undefined : formBody(form);
-    if (method === "DELETE" || method === "GET") { body = undefined; }
+    var body = method === "DELETE" ? undefined : formBody(form);
     api(method, form.dataset.api, body).then(function () {
       return load(widget, widget.dataset.params, form.dataset.focus || "h2").then(function () {
         announce(form.dataset.done || text.saved);
