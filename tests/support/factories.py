@@ -15,8 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from flask import Flask
 from sqlalchemy.orm import Session
 
+from lti.tokens import WidgetGrant, issue_widget_token
 from plugin.models import Item, Learner, Placement, Platform
 from plugin.services.actors import Actor, Thread
 from plugin.services.launches import upsert_item
@@ -145,3 +147,19 @@ def make_world(session: Session) -> World:
         foreign_learner=actor(foreign_ada, foreign_course),
         foreign_teacher=actor(foreign_teacher, foreign_course, staff=True),
     )
+
+
+def bearer(app: Flask, who: Actor, placement_id: int | None = None, locale: str = "en") -> dict[str, str]:
+    """The Authorization header of a fresh launch of ``who`` (each call is another token)."""
+    grant = WidgetGrant(
+        platform_id=who.platform_id,
+        deployment_id="deployment-a",
+        learner_id=who.learner_id,
+        item_id=who.item_id,
+        placement_id=placement_id,
+        roles=(),
+        staff=who.staff,
+        locale=locale,
+    )
+    with app.app_context():
+        return {"Authorization": f"Bearer {issue_widget_token(grant)}"}

@@ -14,12 +14,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import event
 
-from lti.tokens import WidgetGrant, issue_widget_token
 from plugin.app import create_app
 from plugin.services import comments, moderation, ratings
 from plugin.services.actors import Actor
 from tests.support.databases import empty_all_tables
-from tests.support.factories import World, at, make_learner, make_world
+from tests.support.factories import World, at, bearer, make_learner, make_world
 
 # (path, as instructor): the exact statements of one request. Every request with a placement
 # loads it once (1); then:
@@ -76,21 +75,6 @@ def _fill(app: Flask, rows: int) -> World:
         session.close()
 
 
-def _bearer(app: Flask, who: Actor, placement_id: int) -> dict[str, str]:
-    grant = WidgetGrant(
-        platform_id=who.platform_id,
-        deployment_id="deployment-a",
-        learner_id=who.learner_id,
-        item_id=who.item_id,
-        placement_id=placement_id,
-        roles=(),
-        staff=who.staff,
-        locale="en",
-    )
-    with app.app_context():
-        return {"Authorization": f"Bearer {issue_widget_token(grant)}"}
-
-
 @contextmanager
 def statements(app: Flask) -> Iterator[list[str]]:
     engine = app.extensions["wordofmouth.engine"]
@@ -110,8 +94,8 @@ def _measure(app: Flask, rows: int) -> dict[tuple[str, bool], int]:
     world = _fill(app, rows)
     client = app.test_client()
     headers = {
-        False: _bearer(app, world.ada, world.placement.id),
-        True: _bearer(app, world.teacher, world.placement.id),
+        False: bearer(app, world.ada, world.placement.id),
+        True: bearer(app, world.teacher, world.placement.id),
     }
     counts: dict[tuple[str, bool], int] = {}
     for path, staff in READS:
@@ -134,8 +118,8 @@ def test_statements_per_read_do_not_grow_with_rows(counted_app: Flask) -> None:
 def test_the_pages_are_full_so_a_per_row_query_would_show(counted_app: Flask) -> None:
     world = _fill(counted_app, 30)
     client = counted_app.test_client()
-    learner = _bearer(counted_app, world.ada, world.placement.id)
-    staff = _bearer(counted_app, world.teacher, world.placement.id)
+    learner = bearer(counted_app, world.ada, world.placement.id)
+    staff = bearer(counted_app, world.teacher, world.placement.id)
     reviews = client.get("/api/v1/reviews", headers=learner).get_json()
     assert (len(reviews["reviews"]), reviews["total"]) == (10, 20)
     assert client.get("/api/v1/reviews", headers=staff).get_json()["total"] == 30

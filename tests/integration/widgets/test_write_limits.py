@@ -12,10 +12,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from lti.tokens import WidgetGrant, issue_widget_token
 from plugin.app import create_app
-from plugin.services.actors import Actor
-from tests.support.factories import World, make_world
+from tests.support.factories import World, bearer, make_world
 
 
 @pytest.fixture
@@ -35,22 +33,6 @@ def world(limited_app: Flask) -> World:
         return made
     finally:
         session.close()
-
-
-def bearer(app: Flask, who: Actor, locale: str = "en") -> dict[str, str]:
-    """The Authorization header of a fresh launch of ``who`` (each call is another token)."""
-    grant = WidgetGrant(
-        platform_id=who.platform_id,
-        deployment_id="deployment-a",
-        learner_id=who.learner_id,
-        item_id=who.item_id,
-        placement_id=None,
-        roles=(),
-        staff=who.staff,
-        locale=locale,
-    )
-    with app.app_context():
-        return {"Authorization": f"Bearer {issue_widget_token(grant)}"}
 
 
 def test_the_fourth_write_of_a_learner_in_a_minute_is_429(limited_app: Flask, world: World) -> None:
