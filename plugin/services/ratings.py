@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from plugin.db import utcnow
-from plugin.errors import ConflictError, InvalidFieldError, NotFoundError
+from plugin.errors import ConflictError, ForbiddenError, InvalidFieldError, NotFoundError
 from plugin.models import Rating, RatingTally, Report, ReviewVote
 from plugin.models.social import REVIEW_MAX_LENGTH
 from plugin.services.actors import Actor
@@ -111,6 +111,8 @@ def rate(
 ) -> Rating:
     """Set the actor's rating (and review); a second call changes it."""
     now = now or utcnow()
+    if actor.staff:  # the ratings are the learners' word; teachers of the course would tilt them
+        raise ForbiddenError("Instructors do not rate their own course: the ratings here are the learners'.")
     if isinstance(stars, bool) or not isinstance(stars, int) or not 1 <= stars <= 5:
         raise InvalidFieldError("stars", "Choose a rating from 1 to 5 stars.")
     text = clean_text(review)

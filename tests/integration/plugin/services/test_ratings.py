@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from plugin.errors import ConflictError, InvalidFieldError, NotFoundError
+from plugin.errors import ConflictError, ForbiddenError, InvalidFieldError, NotFoundError
 from plugin.models import Rating, RatingTally, Report, ReviewVote
 from plugin.models.social import REVIEW_MAX_LENGTH
 from plugin.services import moderation, ratings
@@ -59,6 +59,13 @@ def counted_from_ratings(db: Session, who: Actor) -> dict[int, int]:
         .group_by(Rating.stars)
     ).all()
     return {stars: dict(rows).get(stars, 0) for stars in range(1, 6)}
+
+
+def test_instructors_do_not_rate_their_own_course(db: Session, world: World) -> None:
+    with pytest.raises(ForbiddenError, match="Instructors do not rate"):
+        ratings.rate(db, world.teacher, 5, "Best course ever")
+    assert ratings.summary(db, world.teacher).count == 0
+    assert ratings.remove_rating(db, world.teacher) is False  # nothing to remove, and no error
 
 
 def test_the_tallies_follow_every_rating_change(db: Session, world: World) -> None:
