@@ -211,15 +211,6 @@ def rebuild_tallies(session: Session | Connection, platform_id: int | None = Non
     session.execute(RatingTally.__table__.insert().from_select(["platform_id", "item_id", "stars", "count"], counts))
 
 
-def _visible_reviews(actor: Actor):  # type: ignore[no-untyped-def]
-    query = select(Rating).where(
-        Rating.platform_id == actor.platform_id, Rating.item_id == actor.item_id, Rating.review.is_not(None)
-    )
-    if not actor.staff:
-        query = query.where(Rating.hidden_at.is_(None))
-    return query
-
-
 def _visible_reviews_where(staff: bool) -> list[ColumnElement[bool]]:
     where = [Rating.platform_id == _PLATFORM, Rating.item_id == _ITEM, Rating.review.is_not(None)]
     return where if staff else [*where, Rating.hidden_at.is_(None)]
@@ -288,10 +279,10 @@ def list_reviews(session: Session, actor: Actor, sort: str = "helpful", page: in
 
 def find_review(session: Session, actor: Actor, rating_id: int, *, with_author: bool = False) -> Rating:
     """A review of the actor's item that the actor may see; 404 otherwise (no cross-item probing)."""
-    query = _visible_reviews(actor).where(Rating.id == rating_id)
+    query = select(Rating).where(*_visible_reviews_where(actor.staff), Rating.id == rating_id)
     if with_author:
         query = query.options(joinedload(Rating.author))
-    rating = session.scalars(query).one_or_none()
+    rating = session.scalars(query, _params(actor)).one_or_none()
     if rating is None:
         raise NotFoundError("There is no such review here. It may have been removed.")
     return rating
