@@ -12,6 +12,9 @@ CUSTOM = LTI + "custom"
 LAUNCH_PRESENTATION = LTI + "launch_presentation"
 TOOL_PLATFORM = LTI + "tool_platform"
 DEEP_LINKING_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+# Names and Role Provisioning Services 2.0 (https://www.imsglobal.org/spec/lti-nrps/v2p0).
+NAMES_ROLES = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+NAMES_ROLES_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"

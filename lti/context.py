@@ -28,6 +28,8 @@ class LaunchContext:
     custom: dict[str, str] = field(default_factory=dict)
     deep_linking_settings: dict[str, Any] | None = None
     return_url: str | None = None
+    # NRPS: the roster of this context, fetched later by the worker (never during the launch).
+    memberships_url: str | None = None
     browser_bound: bool = False
 
     @property

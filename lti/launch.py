@@ -6,12 +6,15 @@ import json
 from typing import Any
 
 from lti.context import LaunchContext
-from plugin.services.launches import LaunchRecord, filled
+from plugin.services.launches import LaunchRecord, filled, http_url
 
 CUSTOM_ITEM = "wom_item"
 CUSTOM_PLACEMENT = "wom_placement"
 CUSTOM_WIDGETS = "wom_widgets"
 CUSTOM_SETTINGS = "wom_settings"
+# The course page in the LMS, when the admin adds it as a custom parameter (e.g. Canvas
+# "course_url=$Canvas.course.url"-style substitutions); otherwise the platform's URL template.
+CUSTOM_COURSE_URL = "course_url"
 
 
 def _settings(raw: str | None) -> dict[str, Any]:
@@ -35,6 +38,7 @@ def to_launch_record(ctx: LaunchContext, group_parameter: str) -> LaunchRecord:
         locale=ctx.locale,
         org_group=filled(ctx.custom.get(group_parameter)) if group_parameter else None,
         roles=ctx.roles,
+        staff=ctx.is_staff,
         context_id=ctx.context_id or "",
         context_title=ctx.context_title,
         context_label=ctx.context_label,
@@ -44,4 +48,6 @@ def to_launch_record(ctx: LaunchContext, group_parameter: str) -> LaunchRecord:
         placement_id=int(placement) if placement and placement.isdigit() else None,
         widget_kinds=tuple(w for w in widgets.split(",") if w),
         settings=_settings(filled(ctx.custom.get(CUSTOM_SETTINGS))),
+        memberships_url=ctx.memberships_url,
+        course_url=http_url(filled(ctx.custom.get(CUSTOM_COURSE_URL))),
     )

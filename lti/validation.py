@@ -25,7 +25,7 @@ from lti.context import LaunchContext
 from lti.errors import LaunchError
 from lti.keysets import KeySetError, PlatformKeySets
 from plugin.models import Platform
-from plugin.services import login_states, platforms
+from plugin.services import launches, login_states, platforms
 
 LEEWAY_SECONDS = 60  # Moodle sets exp only 60 s after iat: allow a minute of clock skew, no more.
 ALGORITHM = "RS256"
@@ -292,6 +292,7 @@ def validate_launch(
     link = body.get(claims.RESOURCE_LINK) or {}
     custom = body.get(claims.CUSTOM) or {}
     presentation = body.get(claims.LAUNCH_PRESENTATION) or {}
+    names_roles = body.get(claims.NAMES_ROLES) or {}
     return LaunchContext(
         platform_id=platform.id,
         issuer=platform.issuer,
@@ -311,5 +312,6 @@ def validate_launch(
         custom={str(k): str(v) for k, v in custom.items()} if isinstance(custom, dict) else {},
         deep_linking_settings=body.get(claims.DEEP_LINKING_SETTINGS),
         return_url=_text(presentation, "return_url") or None,
+        memberships_url=launches.http_url(_text(names_roles, "context_memberships_url")),
         browser_bound=bound,
     )

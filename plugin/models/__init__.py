@@ -5,24 +5,42 @@ Child rows point at their parents with composite foreign keys that include ``pla
 that would tie one organisation's learner to another organisation's course.
 """
 
+from plugin.models.colleagues import (
+    ColleagueRecommendation,
+    Follow,
+    GroupPopular,
+    ItemAlsoTook,
+    LearnerRecommendation,
+    RecommendBuild,
+    RosterMember,
+    RosterSource,
+)
 from plugin.models.learning import Enrolment, Item, Learner, Placement
 from plugin.models.lti_state import LoginState
 from plugin.models.platform import Deployment, Platform, PlatformOrigin, ToolKey
 from plugin.models.social import Comment, Rating, RatingTally, Report, ReviewVote
 
 __all__ = [
+    "ColleagueRecommendation",
     "Comment",
     "Deployment",
     "Enrolment",
+    "Follow",
+    "GroupPopular",
     "Item",
+    "ItemAlsoTook",
     "Learner",
+    "LearnerRecommendation",
     "LoginState",
     "Placement",
     "Platform",
     "PlatformOrigin",
     "Rating",
     "RatingTally",
+    "RecommendBuild",
     "Report",
     "ReviewVote",
+    "RosterMember",
+    "RosterSource",
     "ToolKey",
 ]

@@ -40,6 +40,9 @@ class Learner(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     locale: Mapped[str | None] = mapped_column(String(35))
     org_group: Mapped[str | None] = mapped_column(String(255))
+    # Whether colleagues may see this learner's name as someone who took a course: the learner's
+    # own choice, or None for the platform's default (Platform.show_names_default).
+    show_name: Mapped[bool | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -70,6 +73,10 @@ class Item(Base):
     key: Mapped[str] = mapped_column(String(255))
     title: Mapped[str] = mapped_column(String(1024), default="")
     label: Mapped[str] = mapped_column(String(255), default="")
+    # The LMS course it was last launched from, and its page when the platform sent one
+    # (custom parameter ``course_url``): how widgets link to it.
+    context_id: Mapped[str | None] = mapped_column(String(255))
+    url: Mapped[str | None] = mapped_column(String(2048))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -115,7 +122,8 @@ class EnrolmentSource(enum.StrEnum):
 
 
 class Enrolment(Base):
-    """A learner took an item: first and last seen, how we know, with which roles."""
+    """A learner took an item (launched it, completed it, or rated it): first and last seen, how we
+    know, with which roles. Being in the course roster is :class:`~plugin.models.colleagues.RosterMember`."""
 
     __tablename__ = "enrolment"
     __table_args__ = (
@@ -131,6 +139,8 @@ class Enrolment(Base):
     item_id: Mapped[int] = mapped_column()
     source: Mapped[EnrolmentSource] = mapped_column(string_enum(EnrolmentSource, "enrolment_source"))
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Instructors and teaching assistants are not takers: counts and recommendations skip them.
+    staff: Mapped[bool] = mapped_column(default=False)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

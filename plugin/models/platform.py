@@ -30,6 +30,10 @@ class Platform(Base):
     auth_login_url: Mapped[str] = mapped_column(URL)
     auth_token_url: Mapped[str] = mapped_column(URL)
     key_set_url: Mapped[str] = mapped_column(URL)
+    # Privacy: whether learners who made no choice are named to colleagues (off: counted only).
+    show_names_default: Mapped[bool] = mapped_column(default=False)
+    # How to link to a course in this LMS, e.g. Moodle "{issuer}/course/view.php?id={context_id}".
+    course_url_template: Mapped[str | None] = mapped_column(URL)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

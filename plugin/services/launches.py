@@ -12,13 +12,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plugin.db import utcnow
-from plugin.models import Enrolment, Item, Learner, Placement
+from plugin.models import Enrolment, Item, Learner, Placement, RosterSource
 from plugin.models.learning import EnrolmentSource, ItemSource
 
 WIDGET_KINDS = ("ratings", "comments", "colleagues", "recommendations")
@@ -46,6 +47,14 @@ def filled(value: object) -> str | None:
     return text
 
 
+def http_url(value: str | None) -> str | None:
+    """An absolute http(s) URL of sane length, or None: never a ``javascript:`` link in a page."""
+    if not value or len(value) > 2048:
+        return None
+    parts = urlsplit(value.strip())
+    return value.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
 @dataclass(frozen=True)
 class LaunchRecord:
     platform_id: int
@@ -64,6 +73,9 @@ class LaunchRecord:
     placement_id: int | None = None
     widget_kinds: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
+    staff: bool = False
+    memberships_url: str | None = None
+    course_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +122,14 @@ def upsert_learner(session: Session, record: LaunchRecord) -> Learner:
 
 
 def upsert_item(
-    session: Session, platform_id: int, *, context_id: str, title: str, label: str, catalogue_item: str | None = None
+    session: Session,
+    platform_id: int,
+    *,
+    context_id: str,
+    title: str,
+    label: str,
+    catalogue_item: str | None = None,
+    course_url: str | None = None,
 ) -> Item:
     """The item a course is: its LTI context, or the shared catalogue entry it names.
 
@@ -129,6 +148,10 @@ def upsert_item(
         item.title = title[:1024]
     if label and (source == ItemSource.CONTEXT or not item.label):
         item.label = label[:255]
+    if context_id:
+        item.context_id = context_id[:255]
+    if course_url:
+        item.url = course_url
     return item
 
 
@@ -196,8 +219,16 @@ def upsert_placement(session: Session, record: LaunchRecord, item: Item) -> Plac
 
 
 def record_enrolment(
-    session: Session, learner: Learner, item: Item, roles: Sequence[str], now: datetime | None = None
+    session: Session,
+    learner: Learner,
+    item: Item,
+    roles: Sequence[str],
+    now: datetime | None = None,
+    *,
+    staff: bool = False,
+    source: EnrolmentSource = EnrolmentSource.LAUNCH,
 ) -> Enrolment:
+    """The learner took the item (or, for staff, taught it): first and last seen, roles."""
     now = now or utcnow()
     enrolment = _get_or_create(
         session,
@@ -208,15 +239,35 @@ def record_enrolment(
             platform_id=learner.platform_id,
             learner_id=learner.id,
             item_id=item.id,
-            source=EnrolmentSource.LAUNCH,
+            source=source,
             roles=list(roles),
+            staff=staff,
             first_seen=now,
             last_seen=now,
         ),
     )
-    enrolment.last_seen = now
+    enrolment.last_seen = max(enrolment.last_seen, now)
     enrolment.roles = list(roles)
+    enrolment.staff = staff
     return enrolment
+
+
+def record_roster_source(
+    session: Session, platform_id: int, item: Item, context_id: str, memberships_url: str
+) -> RosterSource:
+    """Remember where this course's roster is; the worker fetches it when it is due."""
+    source = _get_or_create(
+        session,
+        lambda: session.scalars(
+            select(RosterSource).where(RosterSource.platform_id == platform_id, RosterSource.context_id == context_id)
+        ).one_or_none(),
+        lambda: RosterSource(
+            platform_id=platform_id, item_id=item.id, context_id=context_id, memberships_url=memberships_url
+        ),
+    )
+    source.memberships_url = memberships_url
+    source.item_id = item.id
+    return source
 
 
 def record_launch(session: Session, record: LaunchRecord, now: datetime | None = None) -> RecordedLaunch:
@@ -228,9 +279,12 @@ def record_launch(session: Session, record: LaunchRecord, now: datetime | None =
         title=record.context_title,
         label=record.context_label,
         catalogue_item=record.catalogue_item,
+        course_url=record.course_url,
     )
     placement = upsert_placement(session, record, item)
-    enrolment = record_enrolment(session, learner, item, record.roles, now)
+    enrolment = record_enrolment(session, learner, item, record.roles, now, staff=record.staff)
+    if record.memberships_url and record.context_id:
+        record_roster_source(session, record.platform_id, item, record.context_id, record.memberships_url)
     session.flush()
     return RecordedLaunch(learner=learner, item=item, placement=placement, enrolment=enrolment)
 
