@@ -43,6 +43,8 @@ class Settings:
     rate_limit_writes: str = "30 per minute; 500 per day"
     rate_limit_storage_url: str = "memory://"
     trusted_proxies: int = 0
+    roster_sync_hours: int = 6
+    worker_poll_seconds: int = 60
     secret_key_is_dev: bool = field(default=False, repr=False)
 
     @property
@@ -115,6 +117,13 @@ def _as_count(name: str, raw: str) -> int:
     return value
 
 
+def _in_range(name: str, raw: str, low: int, high: int) -> int:
+    value = _as_count(name, raw)
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low} and {high} (got {value})")
+    return value
+
+
 def _dev_secret(instance_path: Path) -> str:
     """Return the development secret kept in the instance folder, making it on first use."""
     path = instance_path / DEV_SECRET_FILE
@@ -182,6 +191,8 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         ),
         rate_limit_storage_url=layered.get("WOM_RATE_LIMIT_STORAGE_URL", "memory://").strip(),
         trusted_proxies=_as_count("WOM_TRUSTED_PROXIES", layered.get("WOM_TRUSTED_PROXIES", "0")),
+        roster_sync_hours=_in_range("WOM_ROSTER_SYNC_HOURS", layered.get("WOM_ROSTER_SYNC_HOURS", "6"), 1, 24 * 30),
+        worker_poll_seconds=_in_range("WOM_WORKER_POLL_SECONDS", layered.get("WOM_WORKER_POLL_SECONDS", "60"), 1, 3600),
         secret_key_is_dev=secret_is_dev,
     )
     if settings.is_production and (problems := settings.production_problems()):

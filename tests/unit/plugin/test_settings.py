@@ -45,6 +45,9 @@ def test_environment_overrides_instance_file_and_overrides_win(tmp_path: Path) -
         ({"WOM_ENV": "staging"}, "WOM_ENV must be"),
         ({"WOM_BASE_URL": "moodle.example"}, "absolute http(s) URL"),
         ({"WOM_DEMO": "maybe"}, "WOM_DEMO must be one of"),
+        ({"WOM_ROSTER_SYNC_HOURS": "0"}, "WOM_ROSTER_SYNC_HOURS must be between 1 and 720"),
+        ({"WOM_ROSTER_SYNC_HOURS": "often"}, "WOM_ROSTER_SYNC_HOURS must be a whole number"),
+        ({"WOM_WORKER_POLL_SECONDS": "0"}, "WOM_WORKER_POLL_SECONDS must be between 1 and 3600"),
     ],
 )
 def test_refuses_to_start_with_a_one_line_reason(tmp_path: Path, env: dict[str, str], reason: str) -> None:
@@ -86,3 +89,12 @@ def test_instance_file_is_parsed_not_executed(tmp_path: Path) -> None:
     (tmp_path / "wordofmouth.cfg").write_text("import os\n")
     with pytest.raises(ConfigurationError, match="expected NAME = value"):
         load_settings(environ={"WOM_INSTANCE_PATH": str(tmp_path)})
+
+
+def test_worker_settings_have_defaults_and_can_be_changed(tmp_path: Path) -> None:
+    defaults = load_settings(environ={"WOM_INSTANCE_PATH": str(tmp_path)})
+    assert (defaults.roster_sync_hours, defaults.worker_poll_seconds) == (6, 60)
+    changed = load_settings(
+        environ={"WOM_INSTANCE_PATH": str(tmp_path), "WOM_ROSTER_SYNC_HOURS": "12", "WOM_WORKER_POLL_SECONDS": "5"}
+    )
+    assert (changed.roster_sync_hours, changed.worker_poll_seconds) == (12, 5)
