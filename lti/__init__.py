@@ -9,8 +9,10 @@ def init_app(app: Flask) -> None:
     """Register the LTI blueprint, its CLI groups and, with ``WOM_DEMO``, the demo LMS."""
     from lti.cli import keys_cli, platform_cli
     from lti.keysets import PlatformKeySets
+    from lti.nrps import sync_rosters
     from lti.views import bp
     from plugin.web import get_settings
+    from plugin.worker import register_job
 
     app.extensions["wordofmouth.key_sets"] = PlatformKeySets()
     settings = get_settings(app)
@@ -20,6 +22,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.cli.add_command(platform_cli)
     app.cli.add_command(keys_cli)
+    register_job(app, "roster-sync", sync_rosters)  # NRPS rosters; every WOM_WORKER_POLL_SECONDS
     if settings.demo:
         from lti.demo.cli import demo_cli
         from lti.demo.views import demo_bp

@@ -69,3 +69,28 @@ def urls() -> None:
     """Print every URL an LMS admin needs, built from WOM_BASE_URL."""
     for label, url in admin_urls(current_app):
         click.echo(f"{label + ':':<60} {url}")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run every job one time and exit (for cron and tests).")
+@click.option("--only", "only", multiple=True, metavar="NAME", help="Run only this job (repeatable).")
+@with_appcontext
+def worker(once: bool, only: tuple[str, ...]) -> None:
+    """Run background jobs (roster sync, ...) until SIGTERM/SIGINT; see plugin/worker.py."""
+    from datetime import timedelta
+
+    from plugin import worker as jobs
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        selected = jobs.select_jobs(app, only)
+    except KeyError as exc:
+        known = ", ".join(jobs.registered_jobs(app)) or "none"
+        raise click.UsageError(f"unknown job {exc.args[0]} (registered: {known})") from None
+    names = tuple(job.name for job in selected)
+    if once:
+        for name, result in jobs.run_once(app, names).items():
+            counts = " ".join(f"{k}={v}" for k, v in (result or {}).items())
+            click.echo(f"{name}: {counts or 'done'}")
+        return
+    jobs.run_forever(app, names, poll=timedelta(seconds=get_settings(app).worker_poll_seconds))

@@ -28,6 +28,10 @@ from tests.support.servers import serve
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+NRPS_MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 @dataclass
@@ -68,6 +72,20 @@ class LmsPlatform:
     base_url: str = ""  # where its JWKS is served
     jwks_requests: int = 0
     jwks_user_agents: list[str] = field(default_factory=list)
+    # -- LTI Advantage services (token endpoint + NRPS), see services_app() ------------------
+    token_url: str = ""  # registered auth_token_url; issuer + "/token" unless running_platform(services=True)
+    tool_jwks_url: str = ""  # where the token endpoint fetches the tool's keys to verify its assertion
+    tool_public_jwks: dict[str, Any] | None = None  # or: the tool's key set handed in
+    rosters: dict[str, list[Any]] = field(default_factory=dict)  # context id -> members (any JSON)
+    page_size: int = 2
+    nrps_status: dict[str, int] = field(default_factory=dict)  # context id -> forced HTTP status
+    token_status: int | None = None  # forced token endpoint status
+    token_expires_in: int = 3600
+    issued_tokens: set[str] = field(default_factory=set)
+    token_requests: list[dict[str, Any]] = field(default_factory=list)  # verified assertions (header + claims)
+    token_refusals: list[str] = field(default_factory=list)
+    nrps_requests: list[tuple[str, int]] = field(default_factory=list)  # (context id, page)
+    seen_jtis: set[str] = field(default_factory=set)
 
     @property
     def key(self) -> SigningKey:
@@ -86,7 +104,101 @@ class LmsPlatform:
             self.jwks_user_agents.append(request.headers.get("User-Agent", ""))
             return jsonify(keys=[k.public_jwk() for k in self.keys])
 
+        self._add_services(app)
         return app
+
+    # -- LTI Advantage services ---------------------------------------------------------------
+    @property
+    def service_requests(self) -> int:
+        """Token and membership requests served so far (a launch must make none)."""
+        return len(self.token_requests) + len(self.token_refusals) + len(self.nrps_requests)
+
+    def memberships_url(self, context_id: str) -> str:
+        return f"{self.base_url}/nrps/{context_id}"
+
+    def nrps_claim(self, context_id: str = "course-1") -> dict[str, Any]:
+        """Claim overrides that offer NRPS for ``context_id`` (LTI-NRPS 2.0 §3.6.1)."""
+        return {NRPS_CLAIM: {"context_memberships_url": self.memberships_url(context_id), "service_versions": ["2.0"]}}
+
+    def _tool_key(self, kid: str) -> dict[str, Any] | None:
+        jwks = self.tool_public_jwks
+        if jwks is None:
+            jwks = requests.get(self.tool_jwks_url, timeout=10).json()
+        return next((k for k in jwks.get("keys", []) if k.get("kid") == kid), None)
+
+    def _verify_assertion(self, form: dict[str, str]) -> str | None:
+        """Why the client-credentials request is refused (Security Framework §4.1), or None."""
+        if form.get("grant_type") != "client_credentials":
+            return "unsupported_grant_type"
+        if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
+            return "invalid_client: assertion type"
+        if NRPS_SCOPE not in form.get("scope", "").split():
+            return "invalid_scope"
+        assertion = form.get("client_assertion", "")
+        try:
+            header = jwt.get_unverified_header(assertion)
+            jwk = self._tool_key(header.get("kid", ""))
+            if jwk is None or header.get("alg") != "RS256":
+                return "invalid_client: unknown kid"
+            claims = jwt.decode(
+                assertion,
+                RSAAlgorithm.from_jwk(jwk),
+                algorithms=["RS256"],
+                audience=self.token_url or self.issuer + "/token",
+                issuer=self.client_id,
+                options={"require": ["iss", "sub", "aud", "iat", "exp", "jti"]},
+            )
+        except jwt.PyJWTError as exc:
+            return f"invalid_client: {exc}"
+        if claims["sub"] != self.client_id:
+            return "invalid_client: sub"
+        if claims["exp"] - claims["iat"] > 300:
+            return "invalid_client: lifetime"
+        if claims["jti"] in self.seen_jtis:
+            return "invalid_client: replayed jti"
+        self.seen_jtis.add(claims["jti"])
+        self.token_requests.append({"header": header, "claims": claims, "scope": form["scope"]})
+        return None
+
+    def _add_services(self, app: Flask) -> None:
+        @app.post("/token")
+        def token():  # type: ignore[no-untyped-def]
+            if self.token_status is not None:
+                self.token_refusals.append("forced")
+                return jsonify(error="server_error"), self.token_status
+            refusal = self._verify_assertion(request.form.to_dict())
+            if refusal is not None:
+                self.token_refusals.append(refusal)
+                return jsonify(error=refusal.split(":")[0]), 400
+            access = uuid.uuid4().hex
+            self.issued_tokens.add(access)
+            return jsonify(access_token=access, token_type="Bearer", expires_in=self.token_expires_in, scope=NRPS_SCOPE)
+
+        @app.get("/nrps/<context_id>")
+        def memberships(context_id: str):  # type: ignore[no-untyped-def]
+            page = request.args.get("page", 1, type=int)
+            self.nrps_requests.append((context_id, page))
+            auth = request.headers.get("Authorization", "")
+            if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self.issued_tokens:
+                return jsonify(error="invalid_token"), 401
+            if request.headers.get("Accept") != NRPS_MEDIA_TYPE:
+                return jsonify(error="not acceptable"), 406
+            if context_id in self.nrps_status:
+                return jsonify(error="forced"), self.nrps_status[context_id]
+            if context_id not in self.rosters:
+                return jsonify(error="no such context"), 404
+            members = self.rosters[context_id]
+            start = (page - 1) * self.page_size
+            body = {
+                "id": self.memberships_url(context_id),
+                "context": {"id": context_id, "title": context_id},
+                "members": members[start : start + self.page_size],
+            }
+            response = jsonify(body)
+            response.content_type = NRPS_MEDIA_TYPE
+            if start + self.page_size < len(members):
+                response.headers["Link"] = f'<{self.memberships_url(context_id)}?page={page + 1}>; rel="next"'
+            return response
 
     def registration(self) -> dict[str, Any]:
         return {
@@ -94,7 +206,7 @@ class LmsPlatform:
             "client_id": self.client_id,
             "deployment_ids": (self.deployment_id,),
             "auth_login_url": self.issuer + "/auth",
-            "auth_token_url": self.issuer + "/token",
+            "auth_token_url": self.token_url or self.issuer + "/token",
             "key_set_url": self.base_url + "/jwks",
             "name": "Test LMS",
         }
@@ -198,9 +310,21 @@ REMOVE: Any = _Remove()
 
 
 @contextmanager
-def running_platform(issuer_host: str = "https://lms.example.org", **kwargs: Any) -> Iterator[LmsPlatform]:
+def running_platform(
+    issuer_host: str = "https://lms.example.org", *, services: bool = False, **kwargs: Any
+) -> Iterator[LmsPlatform]:
+    """A test LMS served on loopback; with ``services`` its registration names its real token endpoint."""
     platform = LmsPlatform(issuer=issuer_host, **kwargs)
     port = free_port()
     with serve(platform.jwks_app(), port) as url:
         platform.base_url = url
+        if services:
+            platform.token_url = url + "/token"
         yield platform
+
+
+def roster_member(
+    user_id: str, roles: list[str] | None = None, status: str = "Active", **fields: Any
+) -> dict[str, Any]:
+    """One NRPS 2.0 member (https://www.imsglobal.org/spec/lti-nrps/v2p0#membership-container-media-type)."""
+    return {"user_id": user_id, "roles": roles if roles is not None else [LEARNER], "status": status, **fields}
