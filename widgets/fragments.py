@@ -18,7 +18,7 @@ from lti.tokens import require_widget_token
 from plugin.errors import InvalidFieldError, NotFoundError
 from plugin.services import comments, insights, moderation, ratings
 from plugin.web import db_session
-from widgets import access, present
+from widgets import access, colleagues, present
 
 bp = Blueprint(
     "widgets_fragments",
@@ -28,7 +28,7 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
-KINDS = ("ratings", "comments", "moderation")
+KINDS = ("ratings", "comments", "colleagues", "recommendations", "moderation")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -90,7 +90,8 @@ def _moderation_context() -> dict[str, Any]:
 @bp.get("/<kind>")
 @require_widget_token
 def fragment(kind: str) -> ResponseReturnValue:
-    """One widget as HTML: ``ratings``, ``comments`` or, for instructors, ``moderation``."""
+    """One widget as HTML: ``ratings``, ``comments``, ``colleagues``, ``recommendations`` or, for
+    instructors, ``moderation``."""
     if kind not in KINDS:
         raise NotFoundError(f"There is no widget called {kind!r}.")
     if kind == "moderation":
@@ -98,6 +99,10 @@ def fragment(kind: str) -> ResponseReturnValue:
         return _html(render_template("widgets/moderation.html", **_moderation_context()))
     if kind == "ratings":
         return _html(render_template("widgets/ratings.html", **_ratings_context()))
+    if kind == "colleagues":
+        return _html(render_template("widgets/colleagues.html", **colleagues.colleagues_context()))
+    if kind == "recommendations":
+        return _html(render_template("widgets/recommendations.html", **colleagues.recommendations_context()))
     context = _comments_context()
     if request.args.get("part") == "more":
         return _html(render_template("widgets/comment_items.html", **context))

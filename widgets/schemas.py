@@ -177,3 +177,68 @@ class QueueOut(Schema):
 class DismissIn(_In):
     kind = fields.String(required=True, validate=validate.OneOf(["review", "comment"]))
     id = fields.Integer(required=True, strict=True, validate=validate.Range(1, 2**31 - 1))
+
+
+# -- colleagues and recommendations -----------------------------------------------------------
+class ColleagueOut(Schema):
+    """A colleague who lets colleagues see their name: name and department, nothing else."""
+
+    id = fields.Integer()
+    name = fields.String()
+    org_group = fields.String(allow_none=True)
+    followed = fields.Boolean()
+
+
+class AlsoTookOut(Schema):
+    title = fields.String()
+    url = fields.String(allow_none=True)
+    takers = fields.Integer()
+    mean_rating = fields.Float(allow_none=True, metadata={"description": "null when fewer than 3 of them rated it"})
+
+
+class TakersOut(Schema):
+    total = fields.Integer(allow_none=True, metadata={"description": "null: fewer than 3 colleagues"})
+    org_group = fields.String(allow_none=True)
+    in_group = fields.Integer(allow_none=True, metadata={"description": "null: hidden (under 3, or no department)"})
+    named = fields.List(fields.Nested(ColleagueOut))
+    you_took = fields.Boolean()
+    summary = fields.String(metadata={"description": "the count in words, in the launch's language"})
+    also_took = fields.List(fields.Nested(AlsoTookOut))
+
+
+class ColleagueSearchArgs(_In):
+    q = fields.String(required=True, validate=validate.Length(min=2, max=100))
+
+
+class ColleagueListOut(Schema):
+    colleagues = fields.List(fields.Nested(ColleagueOut))
+
+
+class ShareIn(_In):
+    note = fields.String(load_default="", validate=validate.Length(max=300))
+
+
+class ShareOut(Schema):
+    recipient = fields.Nested(ColleagueOut)
+    created_at = fields.DateTime()
+
+
+class PrivacyIn(_In):
+    show_name = fields.Boolean(required=True)
+
+
+class PrivacyOut(Schema):
+    show_name = fields.Boolean(metadata={"description": "whether colleagues see your name now"})
+    choice = fields.Boolean(allow_none=True, metadata={"description": "null: the organisation's default applies"})
+    platform_default = fields.Boolean()
+
+
+class RecommendedOut(Schema):
+    title = fields.String()
+    url = fields.String(allow_none=True)
+    reason = fields.String(metadata={"description": "why, in one line, in the launch's language"})
+    kind = fields.String()
+
+
+class RecommendationsOut(Schema):
+    items = fields.List(fields.Nested(RecommendedOut))

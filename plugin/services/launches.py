@@ -29,8 +29,8 @@ WIDGET_TITLES = {
     "colleagues": "Colleagues who took this",
     "recommendations": "Recommended for you",
 }
-# Widgets that exist so far; the others are placed already but arrive with their own releases.
-LIVE_WIDGETS = ("ratings", "comments")
+# Widgets that exist (all of them now); a kind added later is placed before it is shown.
+LIVE_WIDGETS = ("ratings", "comments", "colleagues", "recommendations")
 # A custom parameter the platform could not fill arrives literally: "$Canvas.user.id", "${Person.x}".
 _UNFILLED = re.compile(r"^\$(\{[^}]*\}|[A-Za-z][\w.]*)$")
 

@@ -106,6 +106,14 @@
 
   root.addEventListener("submit", function (event) {
     var form = event.target;
+    if (form.dataset.loadForm !== undefined) {
+      // A search: the widget reloads with the form's fields as its query.
+      event.preventDefault();
+      var searched = widgetOf(form);
+      var query = new URLSearchParams(new FormData(form)).toString();
+      load(searched, query, form.dataset.focus || "h2").catch(function (error) { showError(searched, form, error); });
+      return;
+    }
     if (!form.dataset.api) { return; }
     event.preventDefault();
     var widget = widgetOf(form);
@@ -220,7 +228,7 @@
   function addContainers(me) {
     // A window of its own knows its widgets only from the token: ask the API which were placed.
     var kinds = ((me.placement && me.placement.widget_kinds) || ["ratings", "comments"]).filter(function (k) {
-      return k === "ratings" || k === "comments";
+      return ["ratings", "comments", "colleagues", "recommendations"].indexOf(k) >= 0;
     });
     if (me.staff && kinds.length) { kinds.push("moderation"); }
     kinds.forEach(function (kind) {

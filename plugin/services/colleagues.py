@@ -1,0 +1,325 @@
+"""Colleagues who took an item, the colleagues a learner follows, and privacy between co-workers.
+
+Colleagues are the other learners of the same organisation (platform); closer colleagues share a
+department (``Learner.org_group``). Instructors and teaching assistants are not takers.
+
+Privacy rules, kept here and nowhere else:
+
+- a learner is *named* to colleagues only when they chose so, or made no choice and the platform's
+  default is to name (``Platform.show_names_default``, off unless the admin turns it on);
+- a count below :data:`PRIVACY_THRESHOLD` is never shown as a number ("fewer than 3"), so no one
+  can be singled out; the department split is hidden when the department's count is that small;
+- a learner can be followed, or sent a recommendation, only when they may be named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, delete, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from plugin.errors import InvalidFieldError, NotFoundError
+from plugin.models import ColleagueRecommendation, Enrolment, Follow, Item, ItemAlsoTook, Learner, Platform
+from plugin.models.colleagues import NOTE_MAX_LENGTH
+from plugin.services.actors import Actor
+from plugin.services.launches import _get_or_create
+from plugin.services.text import clean_text
+
+PRIVACY_THRESHOLD = 3
+NAMED_COLLEAGUES_SHOWN = 12
+ALSO_TOOK_SHOWN = 5
+SEARCH_RESULTS = 10
+
+
+def shown_count(count: int) -> int | None:
+    """The count as colleagues may see it: the number, or None for "fewer than 3"."""
+    return count if count >= PRIVACY_THRESHOLD else None
+
+
+@dataclass(frozen=True)
+class Colleague:
+    id: int
+    name: str
+    org_group: str | None
+    followed: bool
+
+
+@dataclass(frozen=True)
+class AlsoTook:
+    item_id: int
+    title: str
+    url: str | None
+    takers: int
+    mean_rating: float | None  # None when fewer than 3 of them rated it
+
+
+@dataclass(frozen=True)
+class Takers:
+    """Who took the item, as this learner may see it. Counts exclude the learner themself."""
+
+    total: int | None  # None: fewer than PRIVACY_THRESHOLD
+    org_group: str | None  # the learner's department, when the platform sends one
+    in_group: int | None  # None: hidden (no department, or fewer than PRIVACY_THRESHOLD)
+    named: list[Colleague]
+    you_took: bool
+
+
+@dataclass(frozen=True)
+class PrivacyChoice:
+    choice: bool | None  # the learner's own choice; None = the platform's default applies
+    platform_default: bool
+
+    @property
+    def shows_name(self) -> bool:
+        return self.platform_default if self.choice is None else self.choice
+
+
+def _named_clause(default: bool):  # type: ignore[no-untyped-def]
+    """SQL: the learner may be named to colleagues."""
+    return Learner.show_name.is_(True) if not default else or_(Learner.show_name.is_(None), Learner.show_name.is_(True))
+
+
+def _platform_default(session: Session, platform_id: int) -> bool:
+    return bool(session.scalar(select(Platform.show_names_default).where(Platform.id == platform_id)))
+
+
+def _learner(session: Session, actor: Actor) -> Learner:
+    learner = session.scalars(
+        select(Learner).where(Learner.platform_id == actor.platform_id, Learner.id == actor.learner_id)
+    ).one_or_none()
+    if learner is None:
+        raise NotFoundError("Your account is not known here any more: open the course page again.")
+    return learner
+
+
+def _takers_of(platform_id: int, item_id: int):  # type: ignore[no-untyped-def]
+    return and_(Enrolment.platform_id == platform_id, Enrolment.item_id == item_id, Enrolment.staff.is_(False))
+
+
+def takers(session: Session, actor: Actor) -> Takers:
+    """How many colleagues took the actor's item, how many in their department, whom they may see."""
+    me = _learner(session, actor)
+    others = and_(_takers_of(actor.platform_id, actor.item_id), Enrolment.learner_id != actor.learner_id)
+    in_group_expr = (
+        func.count(case((Learner.org_group == me.org_group, 1))) if me.org_group else func.count(case((False, 1)))
+    )
+    total, in_group = session.execute(
+        select(func.count(), in_group_expr)
+        .select_from(Enrolment)
+        .join(Learner, and_(Learner.platform_id == Enrolment.platform_id, Learner.id == Enrolment.learner_id))
+        .where(others)
+    ).one()
+    you_took = session.scalar(
+        select(exists().where(_takers_of(actor.platform_id, actor.item_id), Enrolment.learner_id == actor.learner_id))
+    )
+    default = _platform_default(session, actor.platform_id)
+    followed = exists().where(Follow.follower_id == actor.learner_id, Follow.followee_id == Learner.id)
+    rows = session.execute(
+        select(Learner.id, Learner.name, Learner.org_group, followed.label("followed"))
+        .join(Enrolment, and_(Enrolment.platform_id == Learner.platform_id, Enrolment.learner_id == Learner.id))
+        .where(others, _named_clause(default), Learner.name != "")
+        .order_by(
+            followed.desc(),
+            (Learner.org_group == me.org_group).desc() if me.org_group else Learner.id,
+            Enrolment.last_seen.desc(),
+            Learner.id,
+        )
+        .limit(NAMED_COLLEAGUES_SHOWN)
+    ).all()
+    shown_group = shown_count(in_group) if me.org_group else None
+    return Takers(
+        total=shown_count(total),
+        org_group=me.org_group,
+        in_group=shown_group,
+        named=[Colleague(r.id, r.name, r.org_group, bool(r.followed)) for r in rows],
+        you_took=bool(you_took),
+    )
+
+
+def item_url(item: Item, platform: Platform) -> str | None:
+    """The item's page in the LMS: the URL the launch sent, else the platform's template."""
+    if item.url:
+        return item.url
+    template = platform.course_url_template
+    if not template or not item.context_id:
+        return None
+    from urllib.parse import quote
+
+    try:
+        return template.format(issuer=platform.issuer, context_id=quote(item.context_id, safe=""))
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
+def also_took(session: Session, actor: Actor, limit: int = ALSO_TOOK_SHOWN) -> list[AlsoTook]:
+    """Items most taken by colleagues who took this one (last build), from the privacy threshold up."""
+    platform = session.get(Platform, actor.platform_id)
+    rows = session.execute(
+        select(ItemAlsoTook, Item)
+        .join(Item, and_(Item.platform_id == ItemAlsoTook.platform_id, Item.id == ItemAlsoTook.other_item_id))
+        .where(
+            ItemAlsoTook.platform_id == actor.platform_id,
+            ItemAlsoTook.item_id == actor.item_id,
+            ItemAlsoTook.takers >= PRIVACY_THRESHOLD,
+        )
+        .order_by(ItemAlsoTook.rank)
+        .limit(limit)
+    ).all()
+    return [
+        AlsoTook(
+            item_id=item.id,
+            title=item.title or item.label or item.key,
+            url=item_url(item, platform) if platform else None,
+            takers=row.takers,
+            mean_rating=row.mean_rating if row.raters >= PRIVACY_THRESHOLD else None,
+        )
+        for row, item in rows
+    ]
+
+
+def privacy_choice(session: Session, actor: Actor) -> PrivacyChoice:
+    return PrivacyChoice(_learner(session, actor).show_name, _platform_default(session, actor.platform_id))
+
+
+def set_privacy_choice(session: Session, actor: Actor, show_name: bool) -> PrivacyChoice:
+    """The learner's own choice, which from now on overrides the platform's default."""
+    _learner(session, actor).show_name = show_name
+    session.flush()
+    return privacy_choice(session, actor)
+
+
+def _nameable(session: Session, actor: Actor, colleague_id: int) -> Learner:
+    """A colleague the actor may see by name: same platform, not themself, named by choice or default."""
+    default = _platform_default(session, actor.platform_id)
+    colleague = session.scalars(
+        select(Learner).where(
+            Learner.platform_id == actor.platform_id,
+            Learner.id == colleague_id,
+            Learner.id != actor.learner_id,
+            _named_clause(default),
+        )
+    ).one_or_none()
+    if colleague is None:
+        raise NotFoundError("There is no such colleague.")
+    return colleague
+
+
+def follow(session: Session, actor: Actor, colleague_id: int) -> Learner:
+    colleague = _nameable(session, actor, colleague_id)
+    _get_or_create(
+        session,
+        lambda: session.get(Follow, (actor.learner_id, colleague.id)),
+        lambda: Follow(platform_id=actor.platform_id, follower_id=actor.learner_id, followee_id=colleague.id),
+    )
+    session.flush()
+    return colleague
+
+
+def unfollow(session: Session, actor: Actor, colleague_id: int) -> bool:
+    """Stop following; True when there was something to undo. Works even if the colleague has
+    since hidden their name."""
+    result = session.execute(
+        delete(Follow).where(
+            Follow.platform_id == actor.platform_id,
+            Follow.follower_id == actor.learner_id,
+            Follow.followee_id == colleague_id,
+        )
+    )
+    return bool(result.rowcount)
+
+
+def following(session: Session, actor: Actor) -> list[Colleague]:
+    rows = session.execute(
+        select(Learner.id, Learner.name, Learner.org_group)
+        .join(Follow, and_(Follow.platform_id == Learner.platform_id, Follow.followee_id == Learner.id))
+        .where(Follow.platform_id == actor.platform_id, Follow.follower_id == actor.learner_id)
+        .order_by(Learner.name, Learner.id)
+    ).all()
+    return [Colleague(r.id, r.name, r.org_group, True) for r in rows]
+
+
+def search(session: Session, actor: Actor, query: str, limit: int = SEARCH_RESULTS) -> list[Colleague]:
+    """Colleagues the actor may name, whose name contains ``query`` (at least 2 characters)."""
+    text = " ".join((query or "").split())
+    if len(text) < 2:
+        raise InvalidFieldError("q", "Type at least 2 letters of your colleague's name.")
+    if len(text) > 100:
+        raise InvalidFieldError("q", "A name to search for has at most 100 characters.")
+    default = _platform_default(session, actor.platform_id)
+    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    followed = exists().where(Follow.follower_id == actor.learner_id, Follow.followee_id == Learner.id)
+    rows = session.execute(
+        select(Learner.id, Learner.name, Learner.org_group, followed.label("followed"))
+        .where(
+            Learner.platform_id == actor.platform_id,
+            Learner.id != actor.learner_id,
+            Learner.name != "",
+            _named_clause(default),
+            func.lower(Learner.name).like(pattern, escape="\\"),
+        )
+        .order_by(followed.desc(), Learner.name, Learner.id)
+        .limit(limit)
+    ).all()
+    return [Colleague(r.id, r.name, r.org_group, bool(r.followed)) for r in rows]
+
+
+def recommend_to_colleague(
+    session: Session, actor: Actor, colleague_id: int, note: str | None = None
+) -> tuple[ColleagueRecommendation, Learner]:
+    """Recommend the actor's item to a colleague; sending it again keeps the first (and its note)."""
+    colleague = _nameable(session, actor, colleague_id)
+    text = clean_text(note or "") or ""
+    if len(text) > NOTE_MAX_LENGTH:
+        raise InvalidFieldError("note", f"A note has at most {NOTE_MAX_LENGTH} characters.")
+    recommendation = _get_or_create(
+        session,
+        lambda: session.scalars(
+            select(ColleagueRecommendation).where(
+                ColleagueRecommendation.sender_id == actor.learner_id,
+                ColleagueRecommendation.recipient_id == colleague.id,
+                ColleagueRecommendation.item_id == actor.item_id,
+            )
+        ).one_or_none(),
+        lambda: ColleagueRecommendation(
+            platform_id=actor.platform_id,
+            sender_id=actor.learner_id,
+            recipient_id=colleague.id,
+            item_id=actor.item_id,
+            note=text,
+        ),
+    )
+    session.flush()
+    return recommendation, colleague
+
+
+def recommended_by_actor(session: Session, actor: Actor) -> list[Learner]:
+    """Colleagues the actor already recommended this item to."""
+    return list(
+        session.scalars(
+            select(Learner)
+            .join(
+                ColleagueRecommendation,
+                and_(
+                    ColleagueRecommendation.platform_id == Learner.platform_id,
+                    ColleagueRecommendation.recipient_id == Learner.id,
+                ),
+            )
+            .where(
+                ColleagueRecommendation.platform_id == actor.platform_id,
+                ColleagueRecommendation.sender_id == actor.learner_id,
+                ColleagueRecommendation.item_id == actor.item_id,
+            )
+            .order_by(Learner.name)
+        )
+    )
+
+
+def initials(name: str) -> str:
+    """Up to two initials for an avatar: "Ada Lovelace" -> "AL", "grace" -> "G"."""
+    parts = [p for p in name.replace("-", " ").split() if p and p[0].isalnum()]
+    if not parts:
+        return "?"
+    picked: Sequence[str] = parts if len(parts) == 1 else (parts[0], parts[-1])
+    return "".join(p[0].upper() for p in picked)
