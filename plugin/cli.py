@@ -11,6 +11,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from plugin import migrate
 from plugin.app import admin_urls, create_app
+from plugin.recommend.cli import recommend
 from plugin.web import get_settings
 
 
@@ -94,3 +95,6 @@ def worker(once: bool, only: tuple[str, ...]) -> None:
             click.echo(f"{name}: {counts or 'done'}")
         return
     jobs.run_forever(app, names, poll=timedelta(seconds=get_settings(app).worker_poll_seconds))
+
+
+main.add_command(recommend)
