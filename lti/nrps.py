@@ -61,7 +61,7 @@ MAX_PAGE_BYTES = 16 * 1024 * 1024
 MAX_REDIRECTS = 3
 STATUSES = ("Active", "Inactive", "Deleted")
 NAME_FIELDS = ("name", "given_name", "family_name", "email")
-CLAIM_BATCH = 20
+CLAIM_BATCH = 5  # small batches: a claimed course waits at most a few others before its lease runs out
 CLAIM_LEASE = timedelta(minutes=15)
 TOKENS_EXTENSION = "wordofmouth.service_tokens"
 

@@ -230,3 +230,33 @@ def test_a_well_formed_member_is_read() -> None:
         "Ada King",
     )
     assert parse_member({"user_id": "u-2", "roles": []}).status == "Active"  # type: ignore[union-attr]
+
+
+def test_service_tokens_are_cached_until_shortly_before_they_expire(tool: Tool, lms: LmsPlatform) -> None:
+    from lti.services_auth import ServiceAuthError, ServicePlatform, ServiceTokens, ToolSigningKey
+
+    session = tool.session()
+    signing = tool_keys.signing_key(session)
+    session.commit()
+    session.close()
+    key = ToolSigningKey(signing.kid, signing.private_key_pem)
+    platform = ServicePlatform(1, lms.client_id, lms.token_url)
+    scope = ["https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"]
+    now = [1000.0]
+    lms.token_expires_in = 600
+    tokens = ServiceTokens(clock=lambda: now[0])
+
+    first = tokens.token(platform, key, scope)
+    assert first in lms.issued_tokens
+    now[0] += 500  # within expires_in minus the one-minute margin
+    assert tokens.token(platform, key, scope) == first
+    now[0] += 60
+    second = tokens.token(platform, key, scope)
+    assert second != first and len(lms.token_requests) == 2
+
+    lms.token_status = 503
+    tokens.forget(platform)
+    with pytest.raises(ServiceAuthError) as refused:
+        tokens.token(platform, key, scope)
+    assert refused.value.reason == "token endpoint answered HTTP 503 (server_error)"
+    assert signing.private_key_pem not in str(refused.value)
