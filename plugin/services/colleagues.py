@@ -219,7 +219,12 @@ def follow(session: Session, actor: Actor, colleague_id: int) -> Learner:
 
 def unfollow(session: Session, actor: Actor, colleague_id: int) -> bool:
     """Stop following; True when there was something to undo. Works even if the colleague has
-    since hidden their name."""
+    since hidden their name; an id of no colleague of this organisation is not found."""
+    known = session.scalar(
+        select(exists().where(Learner.platform_id == actor.platform_id, Learner.id == colleague_id))
+    )
+    if not known:
+        raise NotFoundError("There is no such colleague.")
     result = session.execute(
         delete(Follow).where(
             Follow.platform_id == actor.platform_id,

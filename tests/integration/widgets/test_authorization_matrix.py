@@ -11,6 +11,8 @@ in the matrix the day it is added.
   403 first, which tells nothing about the id);
 - a learner on an instructors-only operation of their own course: 403;
 - course 1's instructor on course 2's ids: 404;
+- colleagues are the people of one organisation, not of one course: a colleague id works from
+  any course of the same platform and answers 404 from another platform;
 - nothing answers 5xx.
 """
 
@@ -20,6 +22,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -34,6 +38,9 @@ FRAGMENTS = [
     ("get", "/api/v1/fragments/ratings", False),
     ("get", "/api/v1/fragments/comments", False),
     ("get", "/api/v1/fragments/comments?part=more", False),
+    ("get", "/api/v1/fragments/colleagues", False),
+    ("get", "/api/v1/fragments/colleagues?q=xx", False),
+    ("get", "/api/v1/fragments/recommendations", False),
     ("get", "/api/v1/fragments/moderation", True),
     ("get", "/api/v1/fragments/ratings.csv", True),
 ]
@@ -74,6 +81,7 @@ class Call:
     body: dict[str, Any] | None
     staff_only: bool
     targets_ids: bool  # names a review or comment (in the path or the body)
+    platform_wide: bool = False  # names a colleague: any course of the same organisation may
 
     def send(self, http: requests.Session, base: str) -> requests.Response:
         kwargs: dict[str, Any] = {"json": self.body} if self.body is not None else {}
@@ -136,12 +144,23 @@ def calls(document: dict[str, Any], ids: dict[str, int]) -> list[Call]:
         for method, operation in operations.items():
             if method == "parameters":
                 continue
-            url = path.replace("{review_id}", str(ids["review"])).replace("{comment_id}", str(ids["comment"]))
+            url = (
+                path.replace("{review_id}", str(ids["review"]))
+                .replace("{comment_id}", str(ids["comment"]))
+                .replace("{colleague_id}", str(ids["colleague"]))
+            )
             assert "{" not in url, f"a path parameter the matrix does not know: {path}"
+            query = {
+                p["name"]: _value(p["name"], p.get("schema", {}), ids)
+                for p in operation.get("parameters", [])
+                if p.get("in") == "query" and p.get("required")
+            }
+            if query:
+                url += "?" + urlencode(query)
             staff_only = (operation.get("summary") or "").startswith("Instructors:")
             for body in bodies(document, operation, ids):
-                names_ids = url != path or bool(body and ({"id", "parent_id"} & set(body)))
-                found.append(Call(method, path, url, body, staff_only, names_ids))
+                names_ids = "{review_id}" in path or "{comment_id}" in path or bool(body and ({"id", "parent_id"} & set(body)))
+                found.append(Call(method, path, url, body, staff_only, names_ids, "{colleague_id}" in path))
     found += [Call(method, path, path, None, staff, False) for method, path, staff in FRAGMENTS]
     return found
 
@@ -167,7 +186,10 @@ def _fill(course: Course, tag: str) -> None:
     comment = course.learner.ok("POST", "/comments", 201, json={"body": f"{secret} comment"})
     course.other_learner.ok("POST", "/comments", 201, json={"body": f"{secret} reply", "parent_id": comment["id"]})
     course.other_learner.ok("POST", f"/reviews/{reviews[f'{secret} review']}/reports", 201, json={"reason": secret})
-    course.ids.update(review=reviews[f"{secret} review"], comment=comment["id"])
+    course.other_learner.ok("PUT", "/privacy", json={"show_name": True})
+    name = course.other_learner.ok("GET", "/me")["learner"]["name"]
+    found = course.learner.ok("GET", "/colleagues/search", params={"q": name})["colleagues"]
+    course.ids.update(review=reviews[f"{secret} review"], comment=comment["id"], colleague=found[0]["id"])
     course.secrets.append(secret)
 
 
@@ -235,7 +257,9 @@ def test_every_operation_is_scoped_to_its_organisation_course_and_role(
     for who, (api, staff) in outsiders.items():
         for call in on_course1:
             response = call.send(api.http, tool.url)
-            if call.targets_ids:
+            if call.platform_wide:
+                expected = {404} if who.startswith("platform B") else {200, 201, 204}
+            elif call.targets_ids:
                 expected = {403} if call.staff_only and not staff else {404}
             elif (call.method, call.path) in LEARNERS_ONLY:
                 expected = {403} if staff else {200, 201, 204}
@@ -255,8 +279,8 @@ def test_every_operation_is_scoped_to_its_organisation_course_and_role(
 
     # 4. Course 1's instructor on course 2's ids.
     for call in on_course2:
-        if not call.targets_ids and call.method != "get":
-            continue  # the id-less writes would only change course 1's own ratings
+        if call.platform_wide or (not call.targets_ids and call.method != "get"):
+            continue  # colleagues are shared by the platform's courses; id-less writes change course 1's own rows
         response = call.send(course1.teacher.http, tool.url)
         if call.targets_ids and response.status_code != 404:
             failures.append(f"course 1 instructor {call}: {response.status_code}, expected 404")
@@ -279,7 +303,7 @@ def test_ids_in_the_matrix_come_from_the_document(tool: Tool) -> None:
     names = set()
     for path in document["paths"]:
         names.update(re.findall(r"{(\w+)}", path))
-    assert names <= {"review_id", "comment_id"}
+    assert names <= {"review_id", "comment_id", "colleague_id"}
     fragment_rules = {
         rule.rule for rule in tool.app.url_map.iter_rules() if rule.endpoint.startswith("widgets_fragments.")
     }
