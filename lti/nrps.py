@@ -236,14 +236,14 @@ def sync_rosters(app: Flask) -> dict[str, int]:
     try:
         for claimed in _claims(app, session):
             platform = session.get(Platform, claimed.platform_id)
+            service = platform and ServicePlatform(platform.id, platform.client_id, platform.auth_token_url)
             signing = tool_keys.signing_key(session)
-            session.commit()  # no transaction stays open while we wait on the network
+            key = ToolSigningKey(signing.kid, signing.private_key_pem)
+            session.commit()  # plain values only from here: no transaction stays open while we wait on the network
             reason = None
             try:
-                if platform is None:
+                if service is None:
                     raise NrpsError("platform no longer registered")
-                service = ServicePlatform(platform.id, platform.client_id, platform.auth_token_url)
-                key = ToolSigningKey(signing.kid, signing.private_key_pem)
                 token = tokens.token(service, key, [NAMES_ROLES_SCOPE])
                 try:
                     membership = fetch_membership(http, claimed.memberships_url, token)
