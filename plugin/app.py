@@ -23,7 +23,7 @@ from plugin.db import make_engine, make_session_factory
 from plugin.errors import DomainError
 from plugin.framing import add_frame_ancestors
 from plugin.problems import problem
-from plugin.settings import load_settings
+from plugin.settings import Settings, load_settings
 from plugin.web import CONTENT_SECURITY_POLICY, get_settings
 
 log = logging.getLogger("wordofmouth")
@@ -208,6 +208,16 @@ def _register_adapters(app: Flask) -> None:
     widgets.init_app(app)
 
 
+def _register_jobs(app: Flask, settings: Settings) -> None:
+    """The core's own worker jobs (adapters register theirs in their ``init_app``)."""
+    from datetime import timedelta
+
+    from plugin.recommend_jobs import recommend_build_job
+    from plugin.worker import register_job
+
+    register_job(app, "recommend-build", recommend_build_job, every=timedelta(minutes=settings.recommend_build_minutes))
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Word of Mouth application.
 
@@ -246,4 +256,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_error_handlers(app)
     _register_core_views(app)
     _register_adapters(app)
+    _register_jobs(app, settings)
     return app

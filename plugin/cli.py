@@ -97,4 +97,27 @@ def worker(once: bool, only: tuple[str, ...]) -> None:
     jobs.run_forever(app, names, poll=timedelta(seconds=get_settings(app).worker_poll_seconds))
 
 
+@recommend.command("build")
+@click.option("--platform", "issuer", metavar="ISSUER", help="Only the platform(s) of this issuer.")
+@click.option("--force", is_flag=True, help="Rebuild even when nothing changed since the last build.")
+@with_appcontext
+def recommend_build(issuer: str | None, force: bool) -> None:
+    """Build and store recommendations per platform (what the widgets read)."""
+    from plugin.recommend_jobs import build_platforms
+
+    def report(result) -> None:  # type: ignore[no-untyped-def]
+        if result.built:
+            click.echo(
+                f"platform {result.platform_id}: {result.learners} learners, {result.items} items, "
+                f"{result.interactions} interactions in {result.seconds:.2f} s"
+            )
+        else:
+            click.echo(f"platform {result.platform_id}: unchanged since the last build")
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    counts = build_platforms(app, issuer=issuer, force=force, report=report)
+    if counts["busy"]:
+        click.echo(f"{counts['busy']} platform(s) are being built by another worker")
+
+
 main.add_command(recommend)

@@ -45,6 +45,7 @@ class Settings:
     trusted_proxies: int = 0
     roster_sync_hours: int = 6
     worker_poll_seconds: int = 60
+    recommend_build_minutes: int = 10
     secret_key_is_dev: bool = field(default=False, repr=False)
 
     @property
@@ -193,6 +194,9 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         trusted_proxies=_as_count("WOM_TRUSTED_PROXIES", layered.get("WOM_TRUSTED_PROXIES", "0")),
         roster_sync_hours=_in_range("WOM_ROSTER_SYNC_HOURS", layered.get("WOM_ROSTER_SYNC_HOURS", "6"), 1, 24 * 30),
         worker_poll_seconds=_in_range("WOM_WORKER_POLL_SECONDS", layered.get("WOM_WORKER_POLL_SECONDS", "60"), 1, 3600),
+        recommend_build_minutes=_in_range(
+            "WOM_RECOMMEND_BUILD_MINUTES", layered.get("WOM_RECOMMEND_BUILD_MINUTES", "10"), 1, 24 * 60
+        ),
         secret_key_is_dev=secret_is_dev,
     )
     if settings.is_production and (problems := settings.production_problems()):

@@ -256,7 +256,17 @@ def build(session: Session, platform_id: int, *, force: bool = False, now: datet
                 g, a = explain(model, learners[explain_mask], flat_items[explain_mask], flat_because[explain_mask])
                 group_counts[explain_mask] = g
                 all_counts[explain_mask] = a
-            # Popularity reasons carry the takers in the learner's department and in all.
+            # The reason shown is a fact about colleagues: "N colleagues (in Sales) who rated X 4★ or 5★
+            # also took this" whenever enough of them make it, whichever term weighed most in the score;
+            # otherwise the engine's kind, with the item's takers in the department and in all.
+            kinds = batch.kind.reshape(-1).copy()
+            named = explain_mask & (np.maximum(group_counts, all_counts) >= PRIVACY_THRESHOLD)
+            kinds[named] = 1
+            # A neighbour without enough colleagues behind it says only "Because you took X".
+            unnamed = explain_mask & ~named & (kinds == 1)
+            group_counts[unnamed] = 0
+            all_counts[unnamed] = 0
+            explain_mask = named | unnamed
             popular_mask = keep & ~explain_mask
             if popular_mask.any():
                 group_counts[popular_mask] = popularity.in_group(
@@ -265,7 +275,6 @@ def build(session: Session, platform_id: int, *, force: bool = False, now: datet
                 all_counts[popular_mask] = popularity.total[flat_items[popular_mask]]
             ranks = np.tile(np.arange(1, k + 1), n)
             scores = batch.score.reshape(-1)
-            kinds = batch.kind.reshape(-1)
             for index in np.flatnonzero(keep):
                 because_index = int(flat_because[index])
                 rows.append(
@@ -276,7 +285,9 @@ def build(session: Session, platform_id: int, *, force: bool = False, now: datet
                         "item_id": item_ids[int(flat_items[index])],
                         "score": float(scores[index]),
                         "kind": KIND_NAMES.get(int(kinds[index]), "popular"),
-                        "because_item_id": item_ids[because_index] if because_index >= 0 else None,
+                        "because_item_id": item_ids[because_index]
+                        if because_index >= 0 and explain_mask[index]
+                        else None,
                         "group_count": int(group_counts[index]),
                         "all_count": int(all_counts[index]),
                     }
@@ -286,7 +297,7 @@ def build(session: Session, platform_id: int, *, force: bool = False, now: datet
                 rows = []
         if rows:
             session.execute(insert(LearnerRecommendation), rows)
-        _store_also_took(session, platform_id, engine_also_took(model, ALSO_TOOK_PER_ITEM), item_ids)
+        _store_also_took(session, platform_id, model, engine_also_took(model, ALSO_TOOK_PER_ITEM), item_ids)
         _store_group_popular(session, platform_id, data, item_ids)
 
     state.fingerprint = current
@@ -350,7 +361,7 @@ def load_interactions(session: Session, platform_id: int):  # type: ignore[no-un
     item_ids = sorted({item_id for _, item_id in pairs})
     item_index = {item_id: j for j, item_id in enumerate(item_ids)}
     keys = sorted(pairs)
-    data = Interactions(
+    data = Interactions.from_arrays(
         learners=[str(i) for i in learner_ids],
         items=[str(i) for i in item_ids],
         groups=groups,
@@ -384,10 +395,25 @@ def load_interactions(session: Session, platform_id: int):  # type: ignore[no-un
     return data, learner_ids, item_ids, trust
 
 
-def _store_also_took(session: Session, platform_id: int, result, item_ids: list[int]) -> None:  # type: ignore[no-untyped-def]
+def _raters(model, item: np.ndarray, other: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Per pair: how many learners who took ``item`` rated ``other`` (the mean is shown from 3 up)."""
+    data = model.data
+    rated = data.subset(~np.isnan(data.rating)).matrix().T.tocsr()  # items x learners
+    took = model.took.T.tocsr()
+    counts = np.zeros(item.size, dtype=np.int64)
+    for start in range(0, item.size, 4096):
+        chunk = slice(start, start + 4096)
+        counts[chunk] = np.asarray(took[item[chunk]].multiply(rated[other[chunk]]).sum(axis=1)).ravel()
+    return counts
+
+
+def _store_also_took(session: Session, platform_id: int, model, result, item_ids: list[int]) -> None:  # type: ignore[no-untyped-def]
     rows = []
     rank: dict[int, int] = defaultdict(int)
-    for item, other, takers, mean in zip(result.item, result.other, result.takers, result.mean_rating, strict=True):
+    raters = _raters(model, result.item, result.other)
+    for item, other, takers, mean, rated in zip(
+        result.item, result.other, result.takers, result.mean_rating, raters, strict=True
+    ):
         if int(takers) <= 0:
             continue
         rank[int(item)] += 1
@@ -398,7 +424,7 @@ def _store_also_took(session: Session, platform_id: int, result, item_ids: list[
                 "rank": rank[int(item)],
                 "other_item_id": item_ids[int(other)],
                 "takers": int(takers),
-                "raters": int(result.raters[len(rows)]) if hasattr(result, "raters") else 0,
+                "raters": int(rated),
                 "mean_rating": None if np.isnan(mean) else float(mean),
             }
         )
