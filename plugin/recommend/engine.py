@@ -50,8 +50,9 @@ class Params:
     like_weight: float = 0.5  # per star above dislike_threshold
     dislike_weight: float = 0.5  # per star at or below dislike_threshold (negative)
     dislike_threshold: float = 2.0  # ratings at or below are dislikes
-    half_life_days: float = 365.0  # recency half-life; 0 disables decay
-    min_decay: float = 0.01  # floor, so a long-inactive learner still has a history
+    half_life_days: float = 365.0  # recency half-life counted back from ``now``; 0 disables decay
+    history_half_life: float = 4.0  # own history: the n-th latest row weighs 0.5 ** (n / this); 0 = off
+    min_decay: float = 0.001  # floor, so a long-inactive learner still has a history
     neighbour_weight: float = 1.0
     trust_weight: float = 0.3
     follow_weight: float = 1.0  # scale of explicit TrustEdges
@@ -60,10 +61,10 @@ class Params:
     agreement_shrinkage: float = 3.0
     max_raters_per_item: int = 50
     trusted_per_learner: int = 20
-    department_weight: float = 0.2  # in-department co-occurrence (colleagues' overlap)
+    department_weight: float = 1.0  # in-department co-occurrence (colleagues' overlap)
     department_peers: int = 500  # colleagues sampled per department
     department_neighbours: int = 30  # of which the most overlapping are used per learner
-    group_popularity_weight: float = 0.1
+    group_popularity_weight: float = 0.6
     popularity_weight: float = 0.01
     seed: int = 0
 
@@ -91,7 +92,8 @@ class Model:
     data: Interactions
     params: Params
     now: float
-    pref: sparse.csr_matrix  # learners x items, decayed preference weights
+    pref: sparse.csr_matrix  # learners x items, decayed preference weights (what others see of a learner)
+    history: sparse.csr_matrix  # the same, further decayed from each learner's latest row (own scoring)
     took: sparse.csr_matrix  # learners x items, 1.0 per pair
     sim: sparse.csr_matrix  # items x items, row i = neighbours of history item i
     sim_t: sparse.csr_matrix  # transposed: row j = history items that point to candidate j
@@ -128,8 +130,11 @@ def fit(
     if now is None:
         known = data.timestamp[~np.isnan(data.timestamp)]
         now = float(known.max()) if known.size else 0.0
-    weight = params.preference(data.rating) * _decay(data.timestamp, now, params)
+    weight = params.preference(data.rating) * _decay(data.timestamp, now, params.half_life_days, params.min_decay)
     pref = data.matrix(weight)
+    history = pref
+    if params.history_half_life > 0 and len(data):
+        history = data.matrix(weight * _order_decay(data, params.history_half_life, params.min_decay))
     took = data.matrix()
     sim = _neighbours(took, params)
     counts = np.asarray(took.sum(axis=0)).ravel()
@@ -142,6 +147,7 @@ def fit(
         params=params,
         now=now,
         pref=pref,
+        history=history,
         took=took,
         sim=sim,
         sim_t=sim.T.tocsr(),
@@ -239,12 +245,24 @@ def also_took(model: Model, n: int) -> AlsoTook:
 # --- internals ---------------------------------------------------------------------------------------------
 
 
-def _decay(timestamp: np.ndarray, now: float, params: Params) -> np.ndarray:
-    if params.half_life_days <= 0:
+def _decay(timestamp: np.ndarray, now: float, half_life_days: float, floor: float) -> np.ndarray:
+    """``0.5 ** (age / half-life)`` with a floor; an unknown timestamp counts as new."""
+    if half_life_days <= 0:
         return np.ones(timestamp.shape, np.float32)
     age = np.maximum(np.nan_to_num(now - timestamp, nan=0.0), 0.0)
-    decay = np.power(0.5, age / (params.half_life_days * DAY))
-    return np.maximum(decay, params.min_decay).astype(np.float32)
+    decay = np.power(0.5, age / (half_life_days * DAY))
+    return np.maximum(decay, floor).astype(np.float32)
+
+
+def _order_decay(data: Interactions, half_life: float, floor: float) -> np.ndarray:
+    """Per row, ``0.5 ** (n / half_life)`` where n counts the learner's newer rows (unknown time = newest)."""
+    stamp = np.nan_to_num(data.timestamp, nan=np.inf)
+    order = np.lexsort((-stamp, data.learner_idx))
+    counts = np.bincount(data.learner_idx, minlength=data.n_learners)
+    starts = np.concatenate(([0], np.cumsum(counts)))[data.learner_idx[order]]
+    newer = np.empty(len(data), dtype=np.float64)
+    newer[order] = np.arange(len(data)) - starts
+    return np.maximum(np.power(0.5, newer / half_life), floor).astype(np.float32)
 
 
 def _neighbours(took: sparse.csr_matrix, params: Params) -> sparse.csr_matrix:
@@ -393,7 +411,7 @@ def _scaled_rows(block: sparse.spmatrix, weight: float) -> sparse.csr_matrix:
 def _score_batch(model: Model, learners: np.ndarray, k: int) -> Recommendations:
     p = model.params
     n_items = model.data.n_items
-    pref = model.pref[learners]
+    pref = model.history[learners]
     groups = model.data.learner_group[learners]
     has_group = groups >= 0
     terms: dict[Kind, list[sparse.csr_matrix]] = {Kind.NEIGHBOURS: [], Kind.TRUSTED: [], Kind.GROUP_POPULAR: []}
