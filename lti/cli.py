@@ -101,8 +101,42 @@ def platform_list(as_json: bool) -> None:
         click.echo(
             f"{row['name']}\n  issuer:        {row['issuer']}\n  client id:     {row['client_id']}\n"
             f"  deployments:   {', '.join(row['deployment_ids'])}\n  auth login:    {row['auth_login_url']}\n"
-            f"  auth token:    {row['auth_token_url']}\n  key set:       {row['key_set_url']}"
+            f"  auth token:    {row['auth_token_url']}\n  key set:       {row['key_set_url']}\n"
+            f"  names shown:   {'by default' if row['show_names_default'] else 'only by choice'}\n"
+            f"  course URLs:   {row['course_url_template'] or '(none)'}"
         )
+
+
+@platform_cli.command("set")
+@click.argument("issuer")
+@click.option("--client-id", required=True)
+@click.option(
+    "--names-by-default/--no-names-by-default",
+    "names",
+    default=None,
+    help="Show to colleagues the names of learners who made no choice (default: off, they are counted only).",
+)
+@click.option(
+    "--course-url-template",
+    default=None,
+    metavar="TEMPLATE",
+    help="Link to a course, e.g. '{issuer}/course/view.php?id={context_id}' (Moodle); '' removes it.",
+)
+@with_appcontext
+def platform_set(issuer: str, client_id: str, names: bool | None, course_url_template: str | None) -> None:
+    """Colleague settings of a registration: the privacy default and the course URL template."""
+    with _unit_of_work() as session:
+        platform = platforms.set_colleague_settings(
+            session,
+            _registered(session, issuer, client_id),
+            show_names_default=names,
+            course_url_template=course_url_template,
+        )
+        names_now, template_now = platform.show_names_default, platform.course_url_template
+    click.echo(
+        f"{issuer} (client {client_id}): names by default {'on' if names_now else 'off'}; "
+        f"course URL template {template_now or '(none)'}"
+    )
 
 
 @platform_cli.command("remove")

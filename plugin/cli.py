@@ -121,3 +121,55 @@ def recommend_build(issuer: str | None, force: bool) -> None:
 
 
 main.add_command(recommend)
+
+
+@main.group()
+def privacy() -> None:
+    """A learner's data: export everything we hold about them, or erase it."""
+
+
+def _learner_options(command):  # type: ignore[no-untyped-def]
+    command = click.option("--client-id", default=None, help="When several registrations share the issuer.")(command)
+    command = click.option("--learner", "sub", required=True, metavar="SUB", help="The learner's LTI sub.")(command)
+    return click.option("--platform", "issuer", required=True, metavar="ISSUER", help="The platform's issuer.")(command)
+
+
+@privacy.command("export")
+@_learner_options
+@click.option("--out", type=click.File("w", encoding="utf-8"), default="-", help="File to write (default: stdout).")
+@with_appcontext
+def privacy_export(issuer: str, sub: str, client_id: str | None, out) -> None:  # type: ignore[no-untyped-def]
+    """Write everything held about a learner as JSON."""
+    import json
+
+    from plugin.errors import DomainError
+    from plugin.services import privacy as service
+
+    with current_app.extensions["wordofmouth.sessions"]() as session:
+        try:
+            learner = service.find_learner(session, issuer, sub, client_id)
+        except DomainError as exc:
+            raise click.UsageError(exc.detail) from exc
+        json.dump(service.export(session, learner), out, indent=2, ensure_ascii=False)
+        out.write("\n")
+
+
+@privacy.command("erase")
+@_learner_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def privacy_erase(issuer: str, sub: str, client_id: str | None, yes: bool) -> None:
+    """Delete everything held about a learner (comments others replied to stay as anonymous placeholders)."""
+    from plugin.errors import DomainError
+    from plugin.services import privacy as service
+
+    with current_app.extensions["wordofmouth.sessions"]() as session:
+        try:
+            learner = service.find_learner(session, issuer, sub, client_id)
+        except DomainError as exc:
+            raise click.UsageError(exc.detail) from exc
+        if not yes:
+            click.confirm(f"Erase everything held about {sub} of {issuer}?", abort=True)
+        counts = service.erase(session, learner)
+        session.commit()
+    click.echo(f"erased {sub} of {issuer}: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from string import Formatter
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -111,6 +112,49 @@ def describe(platforms: Iterable[Platform]) -> list[dict[str, object]]:
             "auth_login_url": p.auth_login_url,
             "auth_token_url": p.auth_token_url,
             "key_set_url": p.key_set_url,
+            "show_names_default": p.show_names_default,
+            "course_url_template": p.course_url_template,
         }
         for p in platforms
     ]
+
+
+COURSE_URL_FIELDS = {"issuer", "context_id"}
+
+
+def check_course_url_template(template: str) -> str:
+    """A course URL template such as ``{issuer}/course/view.php?id={context_id}``: only those two
+    fields, and an absolute http(s) URL once filled in."""
+    template = template.strip()
+    try:
+        fields = {name for _, name, _, _ in Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise DomainError(f"the course URL template is not a valid template: {exc}") from exc
+    if unknown := fields - COURSE_URL_FIELDS:
+        raise DomainError(
+            f"the course URL template may use {{issuer}} and {{context_id}} only (not {', '.join(sorted(unknown))})"
+        )
+    if len(template) > 2000:
+        raise DomainError("the course URL template is too long")
+    _check_url("the filled-in course URL template", template.format(issuer="https://lms.example", context_id="42"))
+    return template
+
+
+def set_colleague_settings(
+    session: Session,
+    platform: Platform,
+    *,
+    show_names_default: bool | None = None,
+    course_url_template: str | None = None,
+) -> Platform:
+    """Per-platform privacy default (name learners who made no choice?) and how to link to a course.
+
+    An empty ``course_url_template`` removes it.
+    """
+    if show_names_default is not None:
+        platform.show_names_default = show_names_default
+    if course_url_template is not None:
+        text = course_url_template.strip()
+        platform.course_url_template = check_course_url_template(text) if text else None
+    session.flush()
+    return platform

@@ -84,3 +84,29 @@ def test_service_starts_and_serves_healthz(tmp_path: Path, server: str) -> None:
         assert response.json() == {"status": "ok", "database": "ok"}
     finally:
         stop(process)
+
+
+def test_platform_set_changes_the_colleague_settings(app) -> None:  # type: ignore[no-untyped-def]
+    from plugin.cli import main
+    from tests.support.factories import make_platform
+
+    with app.extensions["wordofmouth.sessions"]() as db:
+        make_platform(db, "a")
+        db.commit()
+    runner = app.test_cli_runner()
+    base = ["platform", "set", "https://a.lms.example", "--client-id", "client-a"]
+
+    done = runner.invoke(
+        main, [*base, "--names-by-default", "--course-url-template", "{issuer}/course/view.php?id={context_id}"]
+    )
+    assert done.exit_code == 0, done.output
+    assert "names by default on; course URL template {issuer}/course/view.php?id={context_id}" in done.output
+    listed = runner.invoke(main, ["platform", "list"])
+    assert "names shown:   by default" in listed.output
+
+    bad = runner.invoke(main, [*base, "--course-url-template", "{issuer}/c?id={user_id}"])
+    assert bad.exit_code == 2 and "{issuer} and {context_id} only (not user_id)" in bad.output
+    relative = runner.invoke(main, [*base, "--course-url-template", "/course/{context_id}"])
+    assert relative.exit_code == 2 and "absolute http(s) URL" in relative.output
+    cleared = runner.invoke(main, [*base, "--no-names-by-default", "--course-url-template", ""])
+    assert "names by default off; course URL template (none)" in cleared.output
