@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ LINKS_FILE = "demo_links.json"
 INSTRUCTOR = claims.ROLE_PREFIX_CONTEXT + "Instructor"
 LEARNER = claims.ROLE_PREFIX_CONTEXT + "Learner"
 DEEP_LINKING = "deep-linking"
+# Where a course's page is in the demo LMS, for the tool's links to other courses (recommendations).
+COURSE_URL_TEMPLATE = "{issuer}/course/{context_id}"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class DemoCourse:
     id: str
     title: str
     label: str
+    department: str = ""  # catalogue courses: the department that takes it most ("" for everyone)
 
 
 USERS = (
@@ -67,6 +71,53 @@ COURSES = (
     DemoCourse("python", "Python for Analysts", "PY201"),
     DemoCourse("leading", "Leading Teams", "LEAD301"),
 )
+# The organisation's wider catalogue: colleagues took these before (``wordofmouth demo seed``); each
+# opens in the demo LMS like the courses above, which are the ones its front page lists.
+_CATALOGUE = {
+    "": (
+        "Data Protection and GDPR", "Information Security Awareness", "Anti-Bribery and Corruption",
+        "Diversity and Inclusion at Work", "Mental Health First Aid", "Time Management",
+        "Giving and Receiving Feedback", "Working Remotely", "Code of Conduct",
+    ),
+    "Engineering": (
+        "Kubernetes Fundamentals", "Secure Coding Practices", "Git for Teams", "Cloud Architecture Basics",
+        "Test-Driven Development", "Incident Response and On-Call", "Code Review That Helps",
+    ),
+    "Research": (
+        "Statistics Refresher", "Experiment Design", "Machine Learning Foundations", "Research Ethics",
+        "Writing Technical Reports",
+    ),
+    "Sales": (
+        "Negotiation Skills", "Consultative Selling", "CRM Essentials", "Presenting with Confidence",
+        "Handling Objections",
+    ),
+    "Operations": (
+        "Lean Six Sigma Yellow Belt", "Supply Chain Basics", "Project Management Essentials",
+        "Root Cause Analysis", "Health and Safety for Supervisors",
+    ),
+    "Customer Care": (
+        "Customer Service Excellence", "De-escalating Difficult Conversations", "Writing Clear Emails",
+        "Accessibility for Customer-Facing Staff",
+    ),
+    "Finance": (
+        "Budgeting and Forecasting", "Excel: PivotTables and Power Query", "Reading a Balance Sheet",
+        "Expense Policy Explained",
+    ),
+    "Marketing": ("Brand Guidelines", "Content Marketing Basics", "Social Media Policy", "Analytics for Marketers"),
+    "Learning & Development": ("Designing E-Learning", "Coaching Skills for Managers", "Facilitation Skills"),
+}  # fmt: skip
+_PREFIX = {"": "ORG", "Learning & Development": "LND"}
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+CATALOGUE = tuple(
+    DemoCourse(_slug(title), title, f"{_PREFIX.get(dept, dept[:3].upper())}{110 + 10 * n}", dept)
+    for dept, titles in _CATALOGUE.items()
+    for n, title in enumerate(titles)
+)
 
 
 def user(user_id: str) -> DemoUser | None:
@@ -74,7 +125,8 @@ def user(user_id: str) -> DemoUser | None:
 
 
 def course(course_id: str) -> DemoCourse | None:
-    return next((c for c in COURSES if c.id == course_id), None)
+    """A course of the demo LMS: one of its front page's, or of the wider catalogue."""
+    return next((c for c in (*COURSES, *CATALOGUE) if c.id == course_id), None)
 
 
 class DemoPlatform:
@@ -114,6 +166,8 @@ class DemoPlatform:
     def ensure_registered(self, session: Session) -> Platform:
         found = platforms.find_platform(session, self.issuer, CLIENT_ID)
         if found is not None and found.deployments:
+            if not found.course_url_template:
+                found.course_url_template = COURSE_URL_TEMPLATE
             return found
         platform, _ = platforms.add_or_update_platform(
             session,
@@ -127,6 +181,7 @@ class DemoPlatform:
                 name="Demo LMS",
             ),
         )
+        platform.course_url_template = COURSE_URL_TEMPLATE
         return platform
 
     # -- resource links -----------------------------------------------------------------------

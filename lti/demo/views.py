@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import jwt
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, make_response, render_template, request, url_for
 from jwt.algorithms import RSAAlgorithm
 
 from lti.demo import platform as demo
 from lti.errors import LaunchError
 from plugin.services import tool_keys
 from plugin.web import db_session, get_settings
+
+PERSON_COOKIE = "wom_demo_person"  # who is signed in to the demo LMS, for links that do not say
 
 demo_bp = Blueprint(
     "demo", __name__, url_prefix="/demo", template_folder="templates", static_folder="static", static_url_path="/static"
@@ -43,10 +45,12 @@ def index() -> str:
 
 
 @demo_bp.get("/course/<course_id>")
-def course(course_id: str) -> str | tuple[str, int]:
+def course(course_id: str) -> Response | tuple[str, int]:
+    """A course page. The person stays signed in across courses (the tool's links to other
+    courses, such as its recommendations, carry no ``?as=``); Ada when no one is yet."""
     platform = _demo()
     where = demo.course(course_id)
-    who = demo.user(request.args.get("as", "ada"))
+    who = demo.user(request.args.get("as") or request.cookies.get(PERSON_COOKIE) or "ada")
     if where is None or who is None:
         return render_template(
             "problem.html", status=404, title="Not found", detail="No such course or person in the demo LMS."
@@ -58,7 +62,7 @@ def course(course_id: str) -> str | tuple[str, int]:
     else:
         link = next((x for x in links if x["id"] == chosen), links[0])
         frame_title, link_id = link["title"], link["id"]
-    return render_template(
+    page = render_template(
         "demo/course.html",
         course=where,
         who=who,
@@ -69,6 +73,9 @@ def course(course_id: str) -> str | tuple[str, int]:
         frame_title=frame_title,
         frame_src=platform.login_url(who, where, link_id),
     )
+    response = make_response(page)
+    response.set_cookie(PERSON_COOKIE, who.id, httponly=True, samesite="Lax")
+    return response
 
 
 @demo_bp.get("/auth")
