@@ -9,9 +9,12 @@ keeps the latest rating given earlier, because taking a course again does not wi
 
 from __future__ import annotations
 
+import itertools
 from array import array
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 from scipy import sparse
@@ -54,25 +57,31 @@ class Interactions:
         ``learners``/``items`` may pre-declare labels (e.g. a catalogue item nobody took yet); labels met in the
         records are appended in first-seen order. A learner's group is the last non-empty one seen.
         """
-        learner_ids: dict[str, int] = {label: n for n, label in enumerate(learners)}
-        item_ids: dict[str, int] = {label: n for n, label in enumerate(items)}
-        group_ids: dict[str, int] = {}
-        learner_group: dict[int, int] = {}
-        # stdlib arrays: 4-8 bytes a row instead of a python object each
+        # labels -> indices through defaultdicts whose factory counts, so the per-row work runs in C (map),
+        # one chunk of rows at a time to keep memory proportional to the arrays
+        learner_ids: defaultdict[str, int] = defaultdict(itertools.count(len(learners)).__next__)
+        learner_ids.update((label, n) for n, label in enumerate(learners))
+        item_ids: defaultdict[str, int] = defaultdict(itertools.count(len(items)).__next__)
+        item_ids.update((label, n) for n, label in enumerate(items))
+        group_of: dict[int, str] = {}
         rows_l, rows_i, ratings, stamps = array("i"), array("i"), array("f"), array("d")
-        nan = float("nan")
-        for learner, item, rating, stamp, group in records:
-            li = learner_ids.setdefault(learner, len(learner_ids))
-            rows_l.append(li)
-            rows_i.append(item_ids.setdefault(item, len(item_ids)))
-            ratings.append(nan if rating is None else rating)
-            stamps.append(nan if stamp is None else stamp)
-            if group:
-                learner_group[li] = group_ids.setdefault(group, len(group_ids))
+        records = iter(records)
+        while chunk := list(itertools.islice(records, 65536)):
+            col_l, col_i, col_r, col_s, col_g = (list(map(itemgetter(n), chunk)) for n in range(5))
+            idx_l = array("i", map(learner_ids.__getitem__, col_l))
+            rows_l.extend(idx_l)
+            rows_i.extend(array("i", map(item_ids.__getitem__, col_i)))
+            ratings.frombytes(np.array(col_r, dtype=np.float32).tobytes())  # None -> NaN
+            stamps.frombytes(np.array(col_s, dtype=np.float64).tobytes())
+            group_of.update(itertools.compress(zip(idx_l, col_g, strict=True), col_g))
+        group_ids: dict[str, int] = {}
+        for group in group_of.values():
+            group_ids.setdefault(group, len(group_ids))
         groups_of = np.full(len(learner_ids), -1, dtype=np.int32)
-        if learner_group:
-            keys = np.fromiter(learner_group.keys(), dtype=np.int64, count=len(learner_group))
-            groups_of[keys] = np.fromiter(learner_group.values(), dtype=np.int32, count=len(learner_group))
+        if group_of:
+            keys = np.fromiter(group_of.keys(), dtype=np.int64, count=len(group_of))
+            values = (group_ids[g] for g in group_of.values())
+            groups_of[keys] = np.fromiter(values, dtype=np.int32, count=len(group_of))
         return cls.from_arrays(
             learners=list(learner_ids),
             items=list(item_ids),
@@ -180,7 +189,9 @@ def _deduplicate(
     if n == 0:
         return learner_idx, item_idx, rating, timestamp
     stamp_key = np.where(np.isnan(timestamp), -np.inf, timestamp)
-    order = np.lexsort((np.arange(n), stamp_key, item_idx, learner_idx))
+    pair = learner_idx.astype(np.int64) * (int(item_idx.max()) + 1) + item_idx
+    order = np.argsort(stamp_key, kind="stable")  # stable sorts: input order breaks the remaining ties
+    order = order[np.argsort(pair[order], kind="stable")]
     li, ii, r, ts = learner_idx[order], item_idx[order], rating[order], timestamp[order]
     last = np.ones(n, dtype=bool)
     last[:-1] = (li[1:] != li[:-1]) | (ii[1:] != ii[:-1])

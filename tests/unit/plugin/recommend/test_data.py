@@ -18,8 +18,8 @@ def test_records_are_indexed_in_first_seen_order_with_last_group() -> None:
     )
     assert data.learners == ["ann", "bob"]
     assert data.items == ["c1", "c2"]
-    assert data.groups == ["Sales", "Finance"]
-    assert data.learner_group.tolist() == [1, -1]
+    assert data.groups == ["Finance"]  # only groups someone is in
+    assert data.learner_group.tolist() == [0, -1]
     assert data.learner_idx.dtype == np.int32 and data.rating.dtype == np.float32
     assert len(data) == 3
 
