@@ -51,13 +51,27 @@ def _report_skipped(skipped: Counter[str]) -> None:
     help="CSV to write: learner,item,rank,score.",
 )
 @click.option("--batch-size", default=1024, show_default=True, type=click.IntRange(min=1), hidden=True)
-def batch(source: str, k: int, out: str, batch_size: int) -> None:
+@click.option(
+    "--shard",
+    default="0/1",
+    show_default=True,
+    help="I/N: only the learners of every N-th department (those without one by learner), for N machines.",
+)
+def batch(source: str, k: int, out: str, batch_size: int, shard: str) -> None:
     """Top K items for every learner in INTERACTIONS, written to OUT."""
     started = time.perf_counter()
+    try:
+        part, parts = (int(n) for n in shard.split("/"))
+        if not 0 <= part < parts:
+            raise ValueError(shard)
+    except ValueError as error:
+        raise click.BadParameter("expected I/N with 0 <= I < N", param_hint="--shard") from error
     data = _read(source)
     model = engine.fit(data)
+    learners = offline.shard(data, part, parts)
     with open(out, "w", newline="", encoding="utf-8") as target:
-        rows = offline.write_recommendations(target, model, engine.recommend(model, k, batch_size=batch_size))
+        batches = engine.recommend(model, k, learners=learners, batch_size=batch_size)
+        rows = offline.write_recommendations(target, model, batches)
     click.echo(
         f"{data.n_learners} learners, {data.n_items} items, {len(data)} interactions: "
         f"wrote {rows} rows in {time.perf_counter() - started:.1f} s",

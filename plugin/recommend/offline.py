@@ -155,6 +155,17 @@ def write_recommendations(out: TextIO, model: engine.Model, batches: Iterable[en
     return count
 
 
+def shard(data: Interactions, part: int, parts: int) -> np.ndarray:
+    """Learner indices of shard ``part`` of ``parts``: whole departments (by index), the rest by learner.
+
+    The model is deterministic, so N machines can each fit the same input and score one shard; the N outputs
+    concatenated equal one machine's output (up to row order).
+    """
+    group = data.learner_group
+    key = np.where(group >= 0, group, np.arange(data.n_learners))
+    return np.flatnonzero(key % parts == part).astype(np.int32)
+
+
 def _csv_field(text: str) -> str:
     if any(ch in text for ch in ',"\r\n'):
         return '"' + text.replace('"', '""') + '"'

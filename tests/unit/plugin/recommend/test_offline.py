@@ -163,3 +163,28 @@ def test_evaluate_prints_json_for_engine_and_baselines(tmp_path) -> None:
         assert 0 <= metrics["ndcg"] <= 1 and metrics["learners"] > 100
     table = CliRunner().invoke(recommend, ["evaluate", "--interactions", str(source), "--k", "5"])
     assert table.output.startswith("| method | NDCG@5 |")
+
+
+def test_shards_cover_every_learner_once_and_agree_with_one_machine(tmp_path) -> None:
+    from plugin.recommend import synthetic
+
+    source = tmp_path / "in.csv"
+    with open(source, "w", newline="", encoding="utf-8") as out:
+        offline.write_interactions(out, synthetic.generate(120, 5, 30, 1_500, 0.2, 2))
+    whole = set()
+    for part in range(3):
+        target = tmp_path / f"out{part}.csv"
+        args = ["batch", "--interactions", str(source), "--k", "3", "--out", str(target), "--shard", f"{part}/3"]
+        assert CliRunner().invoke(recommend, args).exit_code == 0
+        with open(target, newline="", encoding="utf-8") as handle:
+            whole |= {tuple(row.values()) for row in csv.DictReader(handle)}
+    one = tmp_path / "one.csv"
+    assert (
+        CliRunner().invoke(recommend, ["batch", "--interactions", str(source), "--k", "3", "--out", str(one)]).exit_code
+        == 0
+    )
+    with open(one, newline="", encoding="utf-8") as handle:
+        assert whole == {tuple(row.values()) for row in csv.DictReader(handle)}
+    assert len(whole) == 3 * 120
+    bad = CliRunner().invoke(recommend, ["batch", "--interactions", str(source), "--out", str(one), "--shard", "3/3"])
+    assert bad.exit_code == 2 and "expected I/N" in bad.output
