@@ -73,6 +73,14 @@ def demo_site(app_config: dict[str, str]) -> Iterator[DemoSite]:
 
 
 @pytest.fixture
+def seeded_demo_site(demo_site: DemoSite) -> DemoSite:
+    """The demo site after `wordofmouth demo seed`: the lived-in organisation of `make run`."""
+    result = demo_site.app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert result.exit_code == 0 and "seeded" in result.output, result.output
+    return demo_site
+
+
+@pytest.fixture
 def page(chromium):  # type: ignore[no-untyped-def]
     context = chromium.new_context()
     page = context.new_page()

@@ -89,12 +89,22 @@ def report(frame: FrameLocator, item: Locator, reason: str) -> None:
     act(frame, item.get_by_role("button", name="Send report").first, "Thanks. An instructor will look at it.")
 
 
-def place_widgets(page: Page, site: DemoSite, course: str, title: str, *, hold: bool, ratings: bool = True) -> None:
+def place_widgets(
+    page: Page,
+    site: DemoSite,
+    course: str,
+    title: str,
+    *,
+    hold: bool,
+    ratings: bool = True,
+    recommendations: bool = False,
+) -> None:
     """Ines places widgets in ``course`` with the deep linking picker."""
     page.goto(f"{site.lms_url}/demo/course/{course}?as=ines&link=deep-linking")
     picker = page.frame_locator("#tool-frame")
     picker.get_by_label("Title shown in the course").fill(title)
-    picker.get_by_label("Recommended for you").uncheck()
+    if not recommendations:
+        picker.get_by_label("Recommended for you").uncheck()
     if not ratings:
         picker.get_by_label("Ratings and reviews").uncheck()
     if hold:
