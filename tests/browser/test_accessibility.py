@@ -1,7 +1,8 @@
 """axe-core (bundled with axe-playwright-python, nothing downloaded) on the widgets with content.
 
 The course holds a review, a comment with a reply, held comments and a reported review; each
-widget is scanned as a learner and as the instructor, with some of its hidden forms opened.
+widget is scanned as a learner and as the instructor, with some of its hidden forms opened. The
+colleagues and recommendations widgets are scanned again in the seeded demo, where they are full.
 Violations of impact "serious" or "critical" fail the test.
 """
 
@@ -14,6 +15,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Frame, FrameLocator, Page, expect
 
 from tests.browser.conftest import DemoSite
+from tests.browser.test_colleagues import COLLEAGUES, RECOMMENDED
 from tests.browser.test_widgets import (
     HELD,
     WAIT,
@@ -34,7 +36,7 @@ COURSE, LINK = "leading", "Team talk"
 
 
 def fill_course(page: Page, site: DemoSite) -> None:
-    place_widgets(page, site, COURSE, LINK, hold=True)
+    place_widgets(page, site, COURSE, LINK, hold=True, recommendations=True)
     ines = launch(page, site, "ines", COURSE, link=LINK)
     post_comment(ines, "Welcome! Tell us what you would change in this course.")
 
@@ -75,7 +77,8 @@ def describe(violations: list[dict]) -> str:
 
 
 def open_forms(frame: FrameLocator, staff: bool) -> None:
-    """Reveal a few hidden forms (reply, report, edit, hide) so axe sees them too."""
+    """Reveal a few hidden forms (reply, report, edit, hide, recommend) so axe sees them too."""
+    open_search(frame, "Grace")
     comments = region(frame, "Comments")
     welcome = comment(frame, "Welcome!")
     welcome.get_by_role("button", name="Reply", exact=True).first.click()
@@ -88,6 +91,15 @@ def open_forms(frame: FrameLocator, staff: bool) -> None:
         comments.get_by_role("article").filter(has_text="follow-up").get_by_role(
             "button", name="Edit", exact=True
         ).click()
+
+
+def open_search(frame: FrameLocator, name: str) -> None:
+    """Open "Recommend to a colleague" and search, so the form and its results are scanned."""
+    colleagues = region(frame, COLLEAGUES)
+    colleagues.get_by_role("button", name="Recommend to a colleague").click()
+    colleagues.get_by_role("searchbox", name="Colleague\u2019s name").fill(name)
+    colleagues.get_by_role("button", name="Find", exact=True).click()
+    expect(colleagues.locator("#wom-share-results")).to_be_visible(timeout=WAIT)
 
 
 @pytest.mark.parametrize("person", ["ada", "ines"])
@@ -104,8 +116,26 @@ def test_widgets_have_no_serious_accessibility_violations(page: Page, demo_site:
     open_forms(frame, staff)
 
     document = tool_frame(page)
-    widgets = ["ratings", "comments"] + (["moderation"] if staff else [])
+    expect(region(frame, RECOMMENDED)).to_be_visible()
+    widgets = ["ratings", "comments", "colleagues", "recommendations"] + (["moderation"] if staff else [])
     found = {kind: blocking_violations(document, f"[data-widget='{kind}']") for kind in widgets}
     found["whole page"] = blocking_violations(document)
     problems = {where: describe(v) for where, v in found.items() if v}
     assert not problems, "\n".join(f"{where} as {person}:\n{text}" for where, text in problems.items())
+
+
+def test_colleagues_and_recommendations_in_the_seeded_demo_have_no_serious_violations(
+    page: Page, seeded_demo_site: DemoSite
+) -> None:
+    frame = launch(page, seeded_demo_site, "ada")
+    expect(region(frame, RECOMMENDED).get_by_role("listitem").first).to_be_visible(timeout=WAIT)
+    expect(region(frame, COLLEAGUES).get_by_role("list", name="Colleagues you follow")).to_be_visible()
+    open_search(frame, "an")
+
+    document = tool_frame(page)
+    found = {
+        kind: blocking_violations(document, f"[data-widget='{kind}']") for kind in ("colleagues", "recommendations")
+    }
+    found["whole page"] = blocking_violations(document)
+    problems = {where: describe(v) for where, v in found.items() if v}
+    assert not problems, "\n".join(f"{where}:\n{text}" for where, text in problems.items())
