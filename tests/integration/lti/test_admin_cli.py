@@ -47,6 +47,8 @@ def test_add_list_update_remove(app: Flask) -> None:
             "auth_login_url": "https://moodle.example.org/mod/lti/auth.php",
             "auth_token_url": "https://moodle.example.org/mod/lti/token.php",
             "key_set_url": "https://moodle.example.org/mod/lti/certs.php",
+            "show_names_default": False,
+            "course_url_template": None,
         }
     ]
     result = runner.invoke(args=[*ADD, "--deployment-id", "8", "--name", "Moodle"])
