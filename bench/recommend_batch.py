@@ -15,6 +15,7 @@ minutes.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -104,6 +105,7 @@ def run(tiny: bool = False, k: int = 10, rounds: int = 1) -> Result:
             if not source.exists():
                 synthetic_csv.write(source, synthetic_csv.FULL)
         out = Path(folder) / "recommendations.csv"
+        load_before = os.getloadavg()[0]
         report = run_cli(source, out, k)
         with open(out, encoding="utf-8") as written:
             rows = sum(1 for _ in written) - 1
@@ -122,10 +124,11 @@ def run(tiny: bool = False, k: int = 10, rounds: int = 1) -> Result:
         implicit_seconds=statistics.median(theirs),
     )
     size = "tiny" if tiny else "full"
+    load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs"
     print(
         f"recommend batch ({size}: {data.n_learners} learners, {data.n_items} items, {len(data)} pairs): "
         f"{result.seconds:.1f} s end to end (budget {TIME_BUDGET:.0f} s), peak {result.peak_bytes / 1024**2:.0f} MiB "
-        f"(budget {MEMORY_BUDGET / 1024**3:.0f} GiB), {rows} rows written"
+        f"(budget {MEMORY_BUDGET / 1024**3:.0f} GiB), {rows} rows written; {load}"
     )
     print(
         f"fit + top-{k} for all: engine {result.engine_seconds:.1f} s, implicit CosineRecommender K=50 "

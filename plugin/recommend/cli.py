@@ -57,7 +57,8 @@ def _report_skipped(skipped: Counter[str]) -> None:
     show_default=True,
     help="I/N: only the learners of every N-th department (those without one by learner), for N machines.",
 )
-def batch(source: str, k: int, out: str, batch_size: int, shard: str) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Scoring threads.")
+def batch(source: str, k: int, out: str, batch_size: int, shard: str, workers: int) -> None:
     """Top K items for every learner in INTERACTIONS, written to OUT."""
     started = time.perf_counter()
     try:
@@ -70,7 +71,7 @@ def batch(source: str, k: int, out: str, batch_size: int, shard: str) -> None:
     model = engine.fit(data)
     learners = offline.shard(data, part, parts)
     with open(out, "w", newline="", encoding="utf-8") as target:
-        batches = engine.recommend(model, k, learners=learners, batch_size=batch_size)
+        batches = engine.recommend(model, k, learners=learners, batch_size=batch_size, workers=workers)
         rows = offline.write_recommendations(target, model, batches)
     click.echo(
         f"{data.n_learners} learners, {data.n_items} items, {len(data)} interactions: "

@@ -27,7 +27,9 @@ matrix plus one dense ``batch x items`` block.
 from __future__ import annotations
 
 import enum
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,17 +163,32 @@ def fit(
 
 
 def recommend(
-    model: Model, k: int, learners: np.ndarray | None = None, batch_size: int = 1024
+    model: Model, k: int, learners: np.ndarray | None = None, batch_size: int = 1024, workers: int = 1
 ) -> Iterator[Recommendations]:
-    """Top-k items per learner, in batches ordered by department (each batch says which learners it holds)."""
+    """Top-k items per learner, in batches ordered by department (each batch says which learners it holds).
+
+    ``workers`` threads score batches side by side (numpy and scipy release the GIL in the heavy parts); it
+    pays only on idle cores, so the default is 1. The output does not depend on it.
+    """
     n_learners = model.data.n_learners
     learners = np.arange(n_learners, dtype=np.int32) if learners is None else np.asarray(learners, dtype=np.int32)
     if learners.size == 0 or k <= 0:
         return
     order = np.argsort(model.data.learner_group[learners], kind="stable")
     learners = learners[order]
-    for start in range(0, learners.size, batch_size):
-        yield _score_batch(model, learners[start : start + batch_size], k)
+    chunks = [learners[start : start + batch_size] for start in range(0, learners.size, batch_size)]
+    if workers <= 1 or len(chunks) == 1:
+        for chunk in chunks:
+            yield _score_batch(model, chunk, k)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future[Recommendations]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(_score_batch, model, chunk, k))
+            if len(pending) > workers:  # bounded: at most workers + 1 batches in memory
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def explain(

@@ -159,8 +159,10 @@ def test_fit_and_recommend_are_deterministic_and_batching_does_not_matter() -> N
     data = _office()
     first = _all(engine.fit(data), 3, batch_size=2)
     second = _all(engine.fit(data), 3, batch_size=1000)
+    threaded = _all(engine.fit(data), 3, batch_size=3, workers=2)
     for field in ("item", "score", "because", "kind"):
         np.testing.assert_array_equal(getattr(first, field), getattr(second, field))
+        np.testing.assert_array_equal(getattr(first, field), getattr(threaded, field))
 
 
 def test_explain_counts_colleagues_and_everyone_who_liked_because_and_took_item() -> None:
