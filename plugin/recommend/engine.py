@@ -413,8 +413,7 @@ def _sample_peers(learner_group: np.ndarray, n_groups: int, params: Params) -> t
 
 def _scaled_rows(block: sparse.spmatrix, weight: float) -> sparse.csr_matrix:
     """Scale each row to a largest absolute value of ``weight``, so terms with different units can be mixed."""
-    block = sparse.csr_matrix(block, dtype=np.float32)
-    block.sum_duplicates()
+    block = sparse.csr_matrix(block, dtype=np.float32)  # products of CSR matrices: no duplicate entries
     counts = np.diff(block.indptr)
     top = np.zeros(block.shape[0], dtype=np.float32)
     filled = counts > 0
@@ -431,31 +430,27 @@ def _score_batch(model: Model, learners: np.ndarray, k: int) -> Recommendations:
     pref = model.history[learners]
     groups = model.data.learner_group[learners]
     has_group = groups >= 0
-    terms: dict[Kind, list[sparse.csr_matrix]] = {Kind.NEIGHBOURS: [], Kind.TRUSTED: [], Kind.GROUP_POPULAR: []}
+    summed: dict[Kind, sparse.csr_matrix] = {}
     if p.neighbour_weight:
-        terms[Kind.NEIGHBOURS].append(_scaled_rows(pref @ model.sim, p.neighbour_weight))
+        summed[Kind.NEIGHBOURS] = _scaled_rows(pref @ model.sim, p.neighbour_weight)
     if p.trust_weight and model.trust.nnz:
-        terms[Kind.TRUSTED].append(_scaled_rows(model.trust[learners] @ model.pref, p.trust_weight))
+        summed[Kind.TRUSTED] = _scaled_rows(model.trust[learners] @ model.pref, p.trust_weight)
     if p.department_weight and model.peers_idx.size:
-        terms[Kind.GROUP_POPULAR].append(_scaled_rows(_department(model, learners, pref, groups), p.department_weight))
+        summed[Kind.GROUP_POPULAR] = _scaled_rows(_department(model, learners, pref, groups), p.department_weight)
     popular = (model.pop * np.float32(p.popularity_weight)).astype(np.float32)
     score = np.empty((learners.size, n_items), dtype=np.float32)
-    score[:] = popular
-    summed: dict[Kind, sparse.csr_matrix] = {}
-    for kind, parts in terms.items():
-        if parts:
-            total = parts[0] if len(parts) == 1 else sum(parts[1:], parts[0]).tocsr()
-            total.sum_duplicates()
-            summed[kind] = total
-            flat = _flat_index(total, n_items)
-            score.ravel()[flat] += total.data
     group_rows: list[tuple[np.ndarray, np.ndarray]] = []
-    if p.group_popularity_weight:
+    if p.group_popularity_weight and has_group.any():
+        score[~has_group] = popular
         for g in np.unique(groups[has_group]):
             rows = np.flatnonzero(groups == g)
             dense = model.group_pop[g].toarray().ravel() * np.float32(p.group_popularity_weight)
-            score[rows] += dense
+            score[rows] = dense + popular
             group_rows.append((rows, dense))
+    else:
+        score[:] = popular
+    for total in summed.values():
+        score.ravel()[_flat_index(total, n_items)] += total.data
     seen = model.took[learners]
     score.ravel()[_flat_index(seen, n_items)] = -np.inf
     item, top_score = _top_k(score, k, model.label_rank)
