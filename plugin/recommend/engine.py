@@ -207,7 +207,7 @@ def explain(
     took = model.took.T.tocsr()
     groups = data.learner_group
     valid = np.flatnonzero((because >= 0) & (item >= 0))
-    chunk = 4096
+    chunk = 1024  # bounds the learners x triples intersection held at once
     for start in range(0, valid.size, chunk):
         sel = valid[start : start + chunk]
         both = liked[because[sel]].multiply(took[item[sel]]).tocoo()
@@ -391,6 +391,8 @@ def _group_popularity(data: Interactions, params: Params) -> sparse.csr_matrix:
         shape=(n_groups, data.n_items),
         dtype=np.float32,
     )
+    if counts.nnz == 0:
+        return counts
     top = counts.max(axis=1).toarray().ravel()
     inv = np.divide(1.0, top, out=np.zeros_like(top), where=top > 0).astype(np.float32)
     return (sparse.diags(inv) @ counts).tocsr().astype(np.float32)

@@ -200,3 +200,15 @@ def test_also_took_counts_co_takers_and_their_mean_rating() -> None:
     assert excel == (2, 3.5)  # s0 rated it 2, f0 rated it 5
     ledger_rating = pairs[("excel", "ledger")][1]
     assert np.isnan(ledger_rating)  # nobody rated ledger
+
+
+def test_empty_data_and_learners_without_rows_do_not_break() -> None:
+    empty = engine.fit(Interactions.from_records([]))
+    assert list(engine.recommend(empty, 3)) == []
+    assert engine.also_took(empty, 2).item.size == 0
+    data = Interactions.from_arrays(
+        ["a", "b"], ["z", "x", "y"], ["g"], np.array([0, -1]), np.array([], np.int32), np.array([], np.int32)
+    )
+    recs = _all(engine.fit(data), 2)
+    assert [[data.items[i] for i in row] for row in recs.item] == [["x", "y"], ["x", "y"]]
+    assert (recs.kind == Kind.NONE).all()
