@@ -28,7 +28,21 @@ def test_widget_load_benchmark_runs_and_reports_ratios(capsys) -> None:
     for path in ("/api/v1/ratings", "/api/v1/comments", "/api/v1/fragments/ratings", "/api/v1/fragments/comments"):
         assert f"GET {path}" in names
     assert {"POST /api/v1/comments", "PUT /api/v1/ratings/mine"} <= set(names)
+    # The colleague widgets' reads from the stored tables, with their 20 ms p99 goal.
+    for path in (
+        "/api/v1/colleagues",
+        "/api/v1/recommendations",
+        "/api/v1/fragments/colleagues",
+        "/api/v1/fragments/recommendations",
+    ):
+        assert f"GET {path}" in names
+        assert f"GET {path}" in output
+        assert next(r for r in results if r.name == f"GET {path}").p99_goal == 0.020
+    assert "recommend build:" in output
+    assert "goal for reads from the stored tables (p99 < 20 ms)" in output
     for result in results:
         assert result.errors == 0, result.name
         assert all(phase.requests > 0 for phase in result.phases), result.name
         assert result.ratio > 0
+        if result.read:
+            assert result.alone is not None and result.alone.requests > 0 and result.alone.errors == 0, result.name
