@@ -88,6 +88,17 @@ def upgrade() -> None:
     with op.batch_alter_table('item_also_took', schema=None) as batch_op:
         batch_op.create_index('ix_item_also_took_platform_id', ['platform_id'], unique=False)
 
+    op.create_table('item_takers',
+    sa.Column('platform_id', sa.Integer(), nullable=False),
+    sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('org_group', sa.String(length=255), nullable=False),
+    sa.Column('takers', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['platform_id', 'item_id'], ['item.platform_id', 'item.id'], name=op.f('fk_item_takers_platform_id_item_id_item'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('item_id', 'org_group', name=op.f('pk_item_takers'))
+    )
+    with op.batch_alter_table('item_takers', schema=None) as batch_op:
+        batch_op.create_index('ix_item_takers_platform_id', ['platform_id'], unique=False)
+
     op.create_table('learner_recommendation',
     sa.Column('platform_id', sa.Integer(), nullable=False),
     sa.Column('learner_id', sa.Integer(), nullable=False),
@@ -219,6 +230,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_item_also_took_platform_id')
 
     op.drop_table('item_also_took')
+    with op.batch_alter_table('item_takers', schema=None) as batch_op:
+        batch_op.drop_index('ix_item_takers_platform_id')
+
+    op.drop_table('item_takers')
     op.drop_table('group_popular')
     with op.batch_alter_table('follow', schema=None) as batch_op:
         batch_op.drop_index('ix_follow_platform_id_followee_id')

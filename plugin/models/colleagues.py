@@ -171,6 +171,23 @@ class ItemAlsoTook(Base):
     mean_rating: Mapped[float | None] = mapped_column(Float)
 
 
+class ItemTakers(Base):
+    """How many learners took an item at the last build, per department ('' = all of them): what
+    "N colleagues took this · M of them in Sales" reads without counting thousands of rows."""
+
+    __tablename__ = "item_takers"
+    __table_args__ = (
+        PrimaryKeyConstraint("item_id", "org_group"),
+        tenant_fk(["item_id"], "item"),
+        Index("ix_item_takers_platform_id", "platform_id"),
+    )
+
+    platform_id: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[int] = mapped_column(Integer)
+    org_group: Mapped[str] = mapped_column(String(255))
+    takers: Mapped[int] = mapped_column(Integer)
+
+
 class GroupPopular(Base):
     """The most taken items per department ('' = the whole organisation), for learners the last
     build did not know yet."""

@@ -14,14 +14,26 @@ Privacy rules, kept here and nowhere else:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import quote
 
-from sqlalchemy import and_, case, delete, exists, func, or_, select
+from sqlalchemy import Select, and_, bindparam, case, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from plugin.errors import InvalidFieldError, NotFoundError
-from plugin.models import ColleagueRecommendation, Enrolment, Follow, Item, ItemAlsoTook, Learner, Platform
+from plugin.models import (
+    ColleagueRecommendation,
+    Enrolment,
+    Follow,
+    Item,
+    ItemAlsoTook,
+    ItemTakers,
+    Learner,
+    Platform,
+    RecommendBuild,
+)
 from plugin.models.colleagues import NOTE_MAX_LENGTH
 from plugin.services.actors import Actor
 from plugin.services.launches import _get_or_create
@@ -98,89 +110,201 @@ def _takers_of(platform_id: int, item_id: int):  # type: ignore[no-untyped-def]
     return and_(Enrolment.platform_id == platform_id, Enrolment.item_id == item_id, Enrolment.staff.is_(False))
 
 
-def takers(session: Session, actor: Actor) -> Takers:
-    """How many colleagues took the actor's item, how many in their department, whom they may see."""
-    me = _learner(session, actor)
-    others = and_(_takers_of(actor.platform_id, actor.item_id), Enrolment.learner_id != actor.learner_id)
-    in_group_expr = (
-        func.count(case((Learner.org_group == me.org_group, 1))) if me.org_group else func.count(case((False, 1)))
+# Read statements are built once, with the actor's values bound per call (as in ratings.py):
+# building the expressions costs more than these index lookups.
+_PLATFORM, _ITEM, _LEARNER = bindparam("platform_id"), bindparam("item_id"), bindparam("learner_id")
+
+
+@functools.cache
+def _context_statement() -> Select:
+    """The reader's department, the platform's naming default and when its last build ran."""
+    return (
+        select(Learner.org_group, Platform.show_names_default, RecommendBuild.built_at)
+        .join(Platform, Platform.id == Learner.platform_id)
+        .outerjoin(RecommendBuild, RecommendBuild.platform_id == Platform.id)
+        .where(Learner.platform_id == _PLATFORM, Learner.id == _LEARNER)
     )
+
+
+@functools.cache
+def _own_enrolment_statement() -> Select:
+    return select(Enrolment.first_seen).where(
+        Enrolment.platform_id == _PLATFORM,
+        Enrolment.item_id == _ITEM,
+        Enrolment.learner_id == _LEARNER,
+        Enrolment.staff.is_(False),
+    )
+
+
+@functools.cache
+def _stored_counts_statement() -> Select:
+    return select(ItemTakers.org_group, ItemTakers.takers).where(
+        ItemTakers.platform_id == _PLATFORM,
+        ItemTakers.item_id == _ITEM,
+        ItemTakers.org_group.in_(bindparam("groups", expanding=True)),
+    )
+
+
+@functools.cache
+def _named_statement(default: bool, followed_only: bool) -> Select:
+    """Named takers of the item, most recently seen first: the index on (platform, item, last_seen)
+    is walked backwards and stops at the limit, however many took the item."""
+    statement = (
+        select(Learner.id, Learner.name, Learner.org_group)
+        .join(Enrolment, and_(Enrolment.platform_id == Learner.platform_id, Enrolment.learner_id == Learner.id))
+        .where(
+            Enrolment.platform_id == _PLATFORM,
+            Enrolment.item_id == _ITEM,
+            Enrolment.staff.is_(False),
+            Enrolment.learner_id != _LEARNER,
+            _named_clause(default),
+            Learner.name != "",
+        )
+        .order_by(Enrolment.last_seen.desc(), Enrolment.learner_id)
+        .limit(bindparam("limit"))
+    )
+    if followed_only:
+        statement = statement.join(
+            Follow,
+            and_(
+                Follow.platform_id == Learner.platform_id,
+                Follow.followee_id == Learner.id,
+                Follow.follower_id == _LEARNER,
+            ),
+        )
+    return statement
+
+
+def _live_counts(session: Session, actor: Actor, org_group: str | None) -> tuple[int, int]:
+    """Counted now, for a platform that has no build yet (a new installation, a test)."""
+    in_group_expr = func.count(case((Learner.org_group == org_group, 1))) if org_group else func.count(case((False, 1)))
     total, in_group = session.execute(
         select(func.count(), in_group_expr)
         .select_from(Enrolment)
         .join(Learner, and_(Learner.platform_id == Enrolment.platform_id, Learner.id == Enrolment.learner_id))
-        .where(others)
+        .where(_takers_of(actor.platform_id, actor.item_id), Enrolment.learner_id != actor.learner_id)
     ).one()
-    you_took = session.scalar(
-        select(exists().where(_takers_of(actor.platform_id, actor.item_id), Enrolment.learner_id == actor.learner_id))
-    )
-    default = _platform_default(session, actor.platform_id)
-    followed = exists().where(Follow.follower_id == actor.learner_id, Follow.followee_id == Learner.id)
-    rows = session.execute(
-        select(Learner.id, Learner.name, Learner.org_group, followed.label("followed"))
-        .join(Enrolment, and_(Enrolment.platform_id == Learner.platform_id, Enrolment.learner_id == Learner.id))
-        .where(others, _named_clause(default), Learner.name != "")
-        .order_by(
-            followed.desc(),
-            (Learner.org_group == me.org_group).desc() if me.org_group else Learner.id,
-            Enrolment.last_seen.desc(),
-            Learner.id,
-        )
-        .limit(NAMED_COLLEAGUES_SHOWN)
-    ).all()
-    shown_group = shown_count(in_group) if me.org_group else None
+    return total, in_group
+
+
+def takers(session: Session, actor: Actor) -> Takers:
+    """How many colleagues took the actor's item, how many in their department, whom they may see.
+
+    Counts come from the last recommendation build (``item_takers``), so a widget never counts
+    thousands of rows; the reader is taken out when the build counted them. Names are read live,
+    so a colleague who hides their name disappears at once.
+    """
+    params = {"platform_id": actor.platform_id, "item_id": actor.item_id, "learner_id": actor.learner_id}
+    context = session.execute(_context_statement(), params).one_or_none()
+    if context is None:
+        raise NotFoundError("Your account is not known here any more: open the course page again.")
+    org_group, default, built_at = context
+    first_seen = session.scalar(_own_enrolment_statement(), params)
+    if built_at is None:
+        total, in_group = _live_counts(session, actor, org_group)
+    else:
+        groups = ["", org_group] if org_group else [""]
+        stored = dict(session.execute(_stored_counts_statement(), {**params, "groups": groups}).all())
+        counted_me = first_seen is not None and first_seen <= built_at
+        total = max(0, stored.get("", 0) - counted_me)
+        in_group = max(0, stored.get(org_group, 0) - counted_me) if org_group else 0
+
+    followed = session.execute(_named_statement(default, True), {**params, "limit": NAMED_COLLEAGUES_SHOWN}).all()
+    recent = session.execute(_named_statement(default, False), {**params, "limit": 2 * NAMED_COLLEAGUES_SHOWN}).all()
+    followed_ids = {row.id for row in followed}
+    rest = [row for row in recent if row.id not in followed_ids]
+    same_group = [row for row in rest if org_group and row.org_group == org_group]
+    others = [row for row in rest if not (org_group and row.org_group == org_group)]
+    named = [
+        Colleague(row.id, row.name, row.org_group, row.id in followed_ids)
+        for row in [*followed, *same_group, *others][:NAMED_COLLEAGUES_SHOWN]
+    ]
     return Takers(
         total=shown_count(total),
-        org_group=me.org_group,
-        in_group=shown_group,
-        named=[Colleague(r.id, r.name, r.org_group, bool(r.followed)) for r in rows],
-        you_took=bool(you_took),
+        org_group=org_group,
+        in_group=shown_count(in_group) if org_group else None,
+        named=named,
+        you_took=first_seen is not None,
     )
 
 
-def item_url(item: Item, platform: Platform) -> str | None:
-    """The item's page in the LMS: the URL the launch sent, else the platform's template."""
-    if item.url:
-        return item.url
-    template = platform.course_url_template
-    if not template or not item.context_id:
+def course_url(url: str | None, context_id: str | None, issuer: str, template: str | None) -> str | None:
+    """An item's page in the LMS: the URL the launch sent, else the platform's template filled in."""
+    if url:
+        return url
+    if not template or not context_id:
         return None
-    from urllib.parse import quote
-
     try:
-        return template.format(issuer=platform.issuer, context_id=quote(item.context_id, safe=""))
+        return template.format(issuer=issuer, context_id=quote(context_id, safe=""))
     except (KeyError, IndexError, ValueError):
         return None
 
 
-def also_took(session: Session, actor: Actor, limit: int = ALSO_TOOK_SHOWN) -> list[AlsoTook]:
-    """Items most taken by colleagues who took this one (last build), from the privacy threshold up."""
-    platform = session.get(Platform, actor.platform_id)
-    rows = session.execute(
-        select(ItemAlsoTook, Item)
+def item_url(item: Item, platform: Platform) -> str | None:
+    return course_url(item.url, item.context_id, platform.issuer, platform.course_url_template)
+
+
+@functools.cache
+def _also_took_statement() -> Select:
+    return (
+        select(
+            Item.id,
+            Item.title,
+            Item.label,
+            Item.key,
+            Item.url,
+            Item.context_id,
+            ItemAlsoTook.takers,
+            ItemAlsoTook.raters,
+            ItemAlsoTook.mean_rating,
+            Platform.issuer,
+            Platform.course_url_template,
+        )
         .join(Item, and_(Item.platform_id == ItemAlsoTook.platform_id, Item.id == ItemAlsoTook.other_item_id))
+        .join(Platform, Platform.id == ItemAlsoTook.platform_id)
         .where(
-            ItemAlsoTook.platform_id == actor.platform_id,
-            ItemAlsoTook.item_id == actor.item_id,
+            ItemAlsoTook.platform_id == _PLATFORM,
+            ItemAlsoTook.item_id == _ITEM,
             ItemAlsoTook.takers >= PRIVACY_THRESHOLD,
         )
         .order_by(ItemAlsoTook.rank)
-        .limit(limit)
-    ).all()
+        .limit(bindparam("limit"))
+    )
+
+
+def also_took(session: Session, actor: Actor, limit: int = ALSO_TOOK_SHOWN) -> list[AlsoTook]:
+    """Items most taken by colleagues who took this one (last build), from the privacy threshold up."""
+    rows = session.execute(
+        _also_took_statement(), {"platform_id": actor.platform_id, "item_id": actor.item_id, "limit": limit}
+    )
     return [
         AlsoTook(
-            item_id=item.id,
-            title=item.title or item.label or item.key,
-            url=item_url(item, platform) if platform else None,
+            item_id=row.id,
+            title=row.title or row.label or row.key,
+            url=course_url(row.url, row.context_id, row.issuer, row.course_url_template),
             takers=row.takers,
             mean_rating=row.mean_rating if row.raters >= PRIVACY_THRESHOLD else None,
         )
-        for row, item in rows
+        for row in rows
     ]
 
 
+@functools.cache
+def _privacy_statement() -> Select:
+    return (
+        select(Learner.show_name, Platform.show_names_default)
+        .join(Platform, Platform.id == Learner.platform_id)
+        .where(Learner.platform_id == _PLATFORM, Learner.id == _LEARNER)
+    )
+
+
 def privacy_choice(session: Session, actor: Actor) -> PrivacyChoice:
-    return PrivacyChoice(_learner(session, actor).show_name, _platform_default(session, actor.platform_id))
+    row = session.execute(
+        _privacy_statement(), {"platform_id": actor.platform_id, "learner_id": actor.learner_id}
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError("Your account is not known here any more: open the course page again.")
+    return PrivacyChoice(row.show_name, bool(row.show_names_default))
 
 
 def set_privacy_choice(session: Session, actor: Actor, show_name: bool) -> PrivacyChoice:
@@ -220,9 +344,7 @@ def follow(session: Session, actor: Actor, colleague_id: int) -> Learner:
 def unfollow(session: Session, actor: Actor, colleague_id: int) -> bool:
     """Stop following; True when there was something to undo. Works even if the colleague has
     since hidden their name; an id of no colleague of this organisation is not found."""
-    known = session.scalar(
-        select(exists().where(Learner.platform_id == actor.platform_id, Learner.id == colleague_id))
-    )
+    known = session.scalar(select(exists().where(Learner.platform_id == actor.platform_id, Learner.id == colleague_id)))
     if not known:
         raise NotFoundError("There is no such colleague.")
     result = session.execute(

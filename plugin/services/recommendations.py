@@ -19,6 +19,7 @@ department, then in the organisation. Items the learner took since the build are
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections import defaultdict
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session, aliased
 
 from plugin.db import utcnow
@@ -37,6 +38,7 @@ from plugin.models import (
     GroupPopular,
     Item,
     ItemAlsoTook,
+    ItemTakers,
     Learner,
     LearnerRecommendation,
     Platform,
@@ -45,7 +47,7 @@ from plugin.models import (
     ReviewVote,
 )
 from plugin.services.actors import Actor
-from plugin.services.colleagues import PRIVACY_THRESHOLD, item_url
+from plugin.services.colleagues import PRIVACY_THRESHOLD, course_url
 
 STORED_PER_LEARNER = 20
 ALSO_TOOK_PER_ITEM = 10
@@ -93,31 +95,29 @@ def _title(item: Item) -> str:
     return item.title or item.label or item.key
 
 
-def for_learner(session: Session, actor: Actor, limit: int = SHOWN) -> list[Recommended]:
-    learner = session.get(Learner, actor.learner_id)
-    platform = session.get(Platform, actor.platform_id)
-    if learner is None or platform is None or learner.platform_id != actor.platform_id:
-        return []
-    taken = set(
-        session.scalars(
-            select(Enrolment.item_id).where(
-                Enrolment.platform_id == actor.platform_id, Enrolment.learner_id == actor.learner_id
-            )
-        )
+_PLATFORM, _LEARNER = bindparam("platform_id"), bindparam("learner_id")
+_ITEM_COLUMNS = (Item.id, Item.title, Item.label, Item.key, Item.url, Item.context_id)
+
+
+@functools.cache
+def _context_statement() -> Select:
+    return (
+        select(Learner.org_group, Platform.issuer, Platform.course_url_template)
+        .join(Platform, Platform.id == Learner.platform_id)
+        .where(Learner.platform_id == _PLATFORM, Learner.id == _LEARNER)
     )
-    taken.add(actor.item_id)
-    chosen: list[Recommended] = []
-    seen: set[int] = set()
 
-    def add(item: Item, reason: Reason) -> None:
-        if item.id in taken or item.id in seen or len(chosen) >= limit:
-            return
-        seen.add(item.id)
-        chosen.append(Recommended(item.id, _title(item), item_url(item, platform), reason))
 
+@functools.cache
+def _taken_statement() -> Select:
+    return select(Enrolment.item_id).where(Enrolment.platform_id == _PLATFORM, Enrolment.learner_id == _LEARNER)
+
+
+@functools.cache
+def _sent_statement() -> Select:
     sender = aliased(Learner)
-    for item, name in session.execute(
-        select(Item, sender.name)
+    return (
+        select(*_ITEM_COLUMNS, sender.name.label("sender"))
         .join(
             ColleagueRecommendation,
             and_(ColleagueRecommendation.platform_id == Item.platform_id, ColleagueRecommendation.item_id == Item.id),
@@ -129,18 +129,23 @@ def for_learner(session: Session, actor: Actor, limit: int = SHOWN) -> list[Reco
                 sender.id == ColleagueRecommendation.sender_id,
             ),
         )
-        .where(
-            ColleagueRecommendation.platform_id == actor.platform_id,
-            ColleagueRecommendation.recipient_id == actor.learner_id,
-        )
+        .where(ColleagueRecommendation.platform_id == _PLATFORM, ColleagueRecommendation.recipient_id == _LEARNER)
         .order_by(ColleagueRecommendation.created_at.desc(), ColleagueRecommendation.id.desc())
-        .limit(limit + len(taken))
-    ):
-        add(item, Reason("colleague", sender=name or None))
+        .limit(bindparam("limit"))
+    )
 
+
+@functools.cache
+def _stored_statement() -> Select:
     because = aliased(Item)
-    stored = session.execute(
-        select(LearnerRecommendation, Item, because)
+    return (
+        select(
+            *_ITEM_COLUMNS,
+            LearnerRecommendation.kind,
+            LearnerRecommendation.group_count,
+            LearnerRecommendation.all_count,
+            func.coalesce(func.nullif(because.title, ""), func.nullif(because.label, ""), because.key).label("because"),
+        )
         .join(
             Item, and_(Item.platform_id == LearnerRecommendation.platform_id, Item.id == LearnerRecommendation.item_id)
         )
@@ -151,42 +156,68 @@ def for_learner(session: Session, actor: Actor, limit: int = SHOWN) -> list[Reco
                 because.id == LearnerRecommendation.because_item_id,
             ),
         )
-        .where(
-            LearnerRecommendation.platform_id == actor.platform_id,
-            LearnerRecommendation.learner_id == actor.learner_id,
-        )
+        .where(LearnerRecommendation.platform_id == _PLATFORM, LearnerRecommendation.learner_id == _LEARNER)
         .order_by(LearnerRecommendation.rank)
-    ).all()
-    for row, item, because_item in stored:
-        add(item, _stored_reason(row, because_item, learner.org_group))
+    )
+
+
+@functools.cache
+def _popular_statement() -> Select:
+    return (
+        select(*_ITEM_COLUMNS, GroupPopular.org_group)
+        .join(GroupPopular, and_(GroupPopular.platform_id == Item.platform_id, GroupPopular.item_id == Item.id))
+        .where(GroupPopular.platform_id == _PLATFORM, GroupPopular.org_group.in_(bindparam("groups", expanding=True)))
+        .order_by(GroupPopular.org_group.desc(), GroupPopular.rank)
+    )
+
+
+def for_learner(session: Session, actor: Actor, limit: int = SHOWN) -> list[Recommended]:
+    params = {"platform_id": actor.platform_id, "learner_id": actor.learner_id}
+    context = session.execute(_context_statement(), params).one_or_none()
+    if context is None:
+        return []
+    org_group, issuer, template = context
+    taken = set(session.scalars(_taken_statement(), params))
+    taken.add(actor.item_id)
+    chosen: list[Recommended] = []
+    seen: set[int] = set()
+
+    def add(row, reason: Reason) -> None:  # type: ignore[no-untyped-def]
+        if row.id in taken or row.id in seen or len(chosen) >= limit:
+            return
+        seen.add(row.id)
+        title = row.title or row.label or row.key
+        chosen.append(Recommended(row.id, title, course_url(row.url, row.context_id, issuer, template), reason))
+
+    for row in session.execute(_sent_statement(), {**params, "limit": limit + len(taken)}):
+        add(row, Reason("colleague", sender=row.sender or None))
+    stored = session.execute(_stored_statement(), params).all()
+    for row in stored:
+        add(row, _stored_reason(row.kind, row.group_count, row.all_count, row.because, org_group))
     if not stored:
-        groups = [learner.org_group, ""] if learner.org_group else [""]
-        for group in groups:
-            for item in session.scalars(
-                select(Item)
-                .join(GroupPopular, and_(GroupPopular.platform_id == Item.platform_id, GroupPopular.item_id == Item.id))
-                .where(GroupPopular.platform_id == actor.platform_id, GroupPopular.org_group == group)
-                .order_by(GroupPopular.rank)
-            ):
-                add(item, Reason("group_popular" if group else "popular", org_group=group or None))
+        groups = [org_group, ""] if org_group else [""]
+        # Departments sort before '' (descending), so the learner's department comes first.
+        for row in session.execute(_popular_statement(), {**params, "groups": groups}):
+            add(row, Reason("group_popular" if row.org_group else "popular", org_group=row.org_group or None))
     return chosen
 
 
-def _stored_reason(row: LearnerRecommendation, because_item: Item | None, org_group: str | None) -> Reason:
-    kind = row.kind
-    if kind == "neighbours" and because_item is not None:
-        if org_group and row.group_count >= PRIVACY_THRESHOLD:
-            return Reason(kind, because_title=_title(because_item), count=row.group_count, org_group=org_group)
-        if row.all_count >= PRIVACY_THRESHOLD:
-            return Reason(kind, because_title=_title(because_item), count=row.all_count)
-        return Reason(kind, because_title=_title(because_item))
+def _stored_reason(
+    kind: str, group_count: int, all_count: int, because_title: str | None, org_group: str | None
+) -> Reason:
+    if kind == "neighbours" and because_title:
+        if org_group and group_count >= PRIVACY_THRESHOLD:
+            return Reason(kind, because_title=because_title, count=group_count, org_group=org_group)
+        if all_count >= PRIVACY_THRESHOLD:
+            return Reason(kind, because_title=because_title, count=all_count)
+        return Reason(kind, because_title=because_title)
     if kind == "trusted":
         return Reason(kind)
     # Popularity is named only when enough colleagues make it: a department of two reveals nothing.
-    if org_group and row.group_count >= PRIVACY_THRESHOLD:
-        return Reason("group_popular", org_group=org_group, count=row.group_count)
-    if row.all_count >= PRIVACY_THRESHOLD:
-        return Reason("popular", count=row.all_count)
+    if org_group and group_count >= PRIVACY_THRESHOLD:
+        return Reason("group_popular", org_group=org_group, count=group_count)
+    if all_count >= PRIVACY_THRESHOLD:
+        return Reason("popular", count=all_count)
     return Reason("suggested")
 
 
@@ -236,7 +267,7 @@ def build(session: Session, platform_id: int, *, force: bool = False, now: datet
         return BuildResult(platform_id, built=False)
 
     data, learner_ids, item_ids, trust = load_interactions(session, platform_id)
-    for table in (LearnerRecommendation, ItemAlsoTook, GroupPopular):
+    for table in (LearnerRecommendation, ItemAlsoTook, GroupPopular, ItemTakers):
         session.execute(delete(table).where(table.platform_id == platform_id))
 
     if len(item_ids) and len(learner_ids):
@@ -299,6 +330,7 @@ def build(session: Session, platform_id: int, *, force: bool = False, now: datet
             session.execute(insert(LearnerRecommendation), rows)
         _store_also_took(session, platform_id, model, engine_also_took(model, ALSO_TOOK_PER_ITEM), item_ids)
         _store_group_popular(session, platform_id, data, item_ids)
+        _store_item_takers(session, platform_id, popularity, data.groups, item_ids)
 
     state.fingerprint = current
     state.built_at = now or utcnow()
@@ -430,6 +462,24 @@ def _store_also_took(session: Session, platform_id: int, model, result, item_ids
         )
     if rows:
         session.execute(insert(ItemAlsoTook), rows)
+
+
+def _store_item_takers(
+    session: Session, platform_id: int, popularity: _Popularity, groups: list[str], item_ids: list[int]
+) -> None:
+    """Takers per item, in all ('') and per department, for "N colleagues took this"."""
+    rows = [
+        {"platform_id": platform_id, "item_id": item_ids[j], "org_group": "", "takers": int(count)}
+        for j, count in enumerate(popularity.total)
+        if count
+    ]
+    for key, count in zip(popularity.keys, popularity.counts, strict=True):
+        group, item = divmod(int(key), popularity.n_items)
+        rows.append(
+            {"platform_id": platform_id, "item_id": item_ids[item], "org_group": groups[group], "takers": int(count)}
+        )
+    for start in range(0, len(rows), 20_000):
+        session.execute(insert(ItemTakers), rows[start : start + 20_000])
 
 
 def _store_group_popular(session: Session, platform_id: int, data, item_ids: list[int]) -> None:  # type: ignore[no-untyped-def]

@@ -67,6 +67,16 @@ def test_a_build_stores_ranked_recommendations_with_their_reasons(db: Session) -
     also = colleagues.also_took(db, world.ada)
     assert [(x.title, x.takers, x.mean_rating) for x in also] == [("Advanced negotiation", 4, 4.0)]
 
+    # After a build, counts come from it; the reader is not one of their own colleagues.
+    takers = colleagues.takers(db, world.ada)
+    assert (takers.total, takers.in_group, takers.you_took) == (4, 4, True)
+    late = _learner(db, a, "late", "Sales")
+    _take(db, late, basics, minute=70)
+    assert colleagues.takers(db, world.ada).total == 4  # until the next build
+    assert colleagues.takers(db, actor(late, basics)).total == 5  # the build did not count "late"
+    recommendations.build(db, a.id, now=at(80))
+    assert colleagues.takers(db, world.ada).total == 5
+
     # Instructors are not takers: Safety's three takers are the Legal learners.
     stored = db.scalars(select(ItemAlsoTook).where(ItemAlsoTook.item_id == safety.id)).all()
     assert stored == []
