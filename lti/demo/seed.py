@@ -287,13 +287,14 @@ def _plan() -> Plan:
             group = [p for p in by_group[people[person].department] if p != person]
             follows += [(person, other) for other in rng.sample(group, min(len(group), rng.randint(1, 3)))]
 
-    # Two colleagues recommend Ada a course they took and she did not.
-    def most_taken(group: str, exclude: set[str]) -> str:
+    # Two colleagues recommend Ada a course they took and she did not. Grace picks her department's
+    # second most taken: the first is left to the colleagues' ratings, to say why in their words.
+    def most_taken(group: str, exclude: set[str], place: int = 0) -> str:
         counts = Counter(c for (p, c) in took if people[p].department == group and c not in exclude)
-        return max(sorted(counts), key=lambda c: counts[c])
+        return sorted(sorted(counts), key=lambda c: -counts[c])[place]
 
     ada_took = {c for (p, c) in took if p == "ada"}
-    first = most_taken("Engineering", ada_took)
+    first = most_taken("Engineering", ada_took, place=1)
     researcher = next(p for p in by_group["Research"] if p.startswith("colleague-"))
     second = most_taken("Research", ada_took | {first})
     recommended = [
