@@ -45,7 +45,6 @@ print(json.dumps({"seconds": seconds, "peak": peak, "code": done.returncode, "st
 """
 
 
-
 @dataclass
 class Result:
     rows: int

@@ -36,7 +36,6 @@ RECBOLE = "recbole==1.2.1"
 ML100K = "recbole/dataset_example/ml-100k/ml-100k"
 
 
-
 def movielens_100k(folder: Path = DATA) -> Interactions | None:
     """MovieLens 100k from the recbole wheel (downloaded once with pip), or None when it cannot be had."""
     wheels = sorted(folder.glob("recbole-1.2.1-*.whl"))
