@@ -6,11 +6,14 @@ import json
 import sys
 import time
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import click
 
-from plugin.recommend import engine, offline
-from plugin.recommend.data import Interactions
+if TYPE_CHECKING:
+    from plugin.recommend.data import Interactions
+
+# numpy and scipy are imported by the commands, not here: every `wordofmouth` command loads this module
 
 recommend = click.Group(
     "recommend",
@@ -19,6 +22,8 @@ recommend = click.Group(
 
 
 def _read(path: str) -> Interactions:
+    from plugin.recommend import offline
+
     try:
         with open(path, newline="", encoding="utf-8") as source:
             data, skipped = offline.read_interactions(source)
@@ -60,6 +65,8 @@ def _report_skipped(skipped: Counter[str]) -> None:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Scoring threads.")
 def batch(source: str, k: int, out: str, batch_size: int, shard: str, workers: int) -> None:
     """Top K items for every learner in INTERACTIONS, written to OUT."""
+    from plugin.recommend import engine, offline
+
     started = time.perf_counter()
     try:
         part, parts = (int(n) for n in shard.split("/"))
@@ -93,6 +100,8 @@ def batch(source: str, k: int, out: str, batch_size: int, shard: str, workers: i
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def evaluate(source: str, k: int, seed: int, as_json: bool) -> None:
     """Hold out rows per learner; print precision, recall, NDCG and hit rate at K against baselines."""
+    from plugin.recommend import offline
+
     data = _read(source)
     results = offline.evaluate(data, k=k, seed=seed)
     if as_json:
