@@ -8,6 +8,8 @@ with a few ratings, reviews and comments through the real widgets, and saves:
 - comments-learner.png: the "Comments" widget as a learner sees it
 - moderation-instructor.png: the instructor's "Moderation and insights" panel
 - widgets-375px.png: the whole tool page at a phone's width (375 px)
+- colleagues-learner.png, recommendations-learner.png: "Colleagues who took this" and
+  "Recommended for you" for Ada in the seeded demo organisation (``wordofmouth demo seed``)
 """
 
 from __future__ import annotations
@@ -88,6 +90,13 @@ def shoot(page: Page, frame: FrameLocator, name: str, selector: str | None = Non
         "() => { const f = document.getElementById('tool-frame'); return f && parseInt(f.style.height || '0') > 0; }",
         timeout=WAIT,
     )
+    # The frame grows in steps (lti.frameResize) while widgets load: wait until it holds the content.
+    tool = next(f for f in page.frames if f.url.startswith("http://localhost"))
+    page.wait_for_function(
+        "need => parseInt(document.getElementById('tool-frame').style.height || '0') >= need - 2",
+        arg=tool.evaluate("() => Math.ceil(document.body.getBoundingClientRect().height)"),
+        timeout=WAIT,
+    )
     if selector:  # the widget with a margin of white around it
         box = frame.locator(selector).bounding_box()
         assert box is not None
@@ -104,7 +113,43 @@ def shoot(page: Page, frame: FrameLocator, name: str, selector: str | None = Non
     print("saved", OUT / name)
 
 
+def _app(folder: str, port: int):  # type: ignore[no-untyped-def]
+    database_url = f"sqlite:///{folder}/screenshots.db"
+    migrate.upgrade(database_url)
+    return create_app(
+        {
+            "WOM_DATABASE_URL": database_url,
+            "WOM_INSTANCE_PATH": f"{folder}/instance",
+            "WOM_SECRET_KEY": "screenshots-only-secret-key-0123456789abcdef",
+            "WOM_BASE_URL": f"http://localhost:{port}",
+            "WOM_ENV": "development",
+            "WOM_DEMO": "1",
+            "WOM_DEMO_LMS_URL": f"http://127.0.0.1:{port}",
+        }
+    )
+
+
+def colleague_shots() -> None:
+    """The colleague widgets need an organisation with a history: the demo seed's."""
+    with tempfile.TemporaryDirectory() as folder:
+        port = free_port()
+        app = _app(folder, port)
+        result = app.test_cli_runner().invoke(args=["demo", "seed"])
+        assert result.exit_code == 0, result.output
+        with serve(app, port, host="127.0.0.1"), sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            # The seeded course page is long: the recommendations come last, far down.
+            context = browser.new_context(viewport={"width": 760, "height": 9000}, device_scale_factor=1)
+            page = context.new_page()
+            frame = launch(page, f"http://127.0.0.1:{port}", "ada")
+            shoot(page, frame, "colleagues-learner.png", "[data-widget='colleagues']")
+            shoot(page, frame, "recommendations-learner.png", "[data-widget='recommendations']")
+            browser.close()
+        app.extensions["wordofmouth.engine"].dispose()
+
+
 def main() -> None:
+    colleague_shots()
     with tempfile.TemporaryDirectory() as folder:
         database_url = f"sqlite:///{folder}/screenshots.db"
         migrate.upgrade(database_url)
