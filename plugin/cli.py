@@ -77,7 +77,7 @@ def urls() -> None:
 @click.option("--only", "only", multiple=True, metavar="NAME", help="Run only this job (repeatable).")
 @with_appcontext
 def worker(once: bool, only: tuple[str, ...]) -> None:
-    """Run background jobs (roster sync, ...) until SIGTERM/SIGINT; see plugin/worker.py."""
+    """Run background jobs (roster sync, recommendation builds) until SIGTERM/SIGINT."""
     from datetime import timedelta
 
     from plugin import worker as jobs
