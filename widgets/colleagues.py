@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import request, url_for
 from flask_babel import gettext, ngettext
 
 from lti.tokens import require_widget_token
@@ -76,6 +76,32 @@ def colleague(c: colleagues.Colleague) -> dict[str, Any]:
     }
 
 
+def people(found: list[colleagues.Colleague]) -> list[dict[str, Any]]:
+    """Colleagues with their Follow/Unfollow button: label, API URL and what is announced after it.
+
+    Each text is translated once per list, not once per person (a long list of gettext calls was
+    the largest part of rendering this widget).
+    """
+    texts = {
+        True: (gettext("Unfollow"), gettext("You no longer follow %(name)s.")),
+        False: (gettext("Follow"), gettext("You follow %(name)s now.")),
+    }
+    marker = 2147483647
+    url = url_for("widgets_api.follow_colleague", colleague_id=marker)
+    rows = []
+    for c in found:
+        label, done = texts[c.followed]
+        rows.append(
+            {
+                **colleague(c),
+                "follow_label": label,
+                "follow_done": done % {"name": c.name},
+                "follow_url": url.replace(str(marker), str(c.id)),
+            }
+        )
+    return rows
+
+
 def colleagues_context() -> dict[str, Any]:
     """Everything the "Colleagues who took this" fragment shows."""
     actor = access.actor()
@@ -89,11 +115,11 @@ def colleagues_context() -> dict[str, Any]:
         "takers": takers,
         "summary": takers_summary(takers),
         "group_summary": group_summary(takers),
-        "named": [colleague(c) for c in takers.named],
+        "named": people(takers.named),
         "also_took": colleagues.also_took(session, actor),
         "privacy": colleagues.privacy_choice(session, actor),
-        "following": [colleague(c) for c in colleagues.following(session, actor)],
-        "sent_to": [learner.name for learner in colleagues.recommended_by_actor(session, actor)],
+        "following": people(colleagues.following(session, actor)),
+        "sent_to": colleagues.recommended_by_actor(session, actor),
         "query": query or "",
         "results": results,
         "params": f"q={query}" if query else "",

@@ -357,13 +357,18 @@ def unfollow(session: Session, actor: Actor, colleague_id: int) -> bool:
     return bool(result.rowcount)
 
 
-def following(session: Session, actor: Actor) -> list[Colleague]:
-    rows = session.execute(
+@functools.cache
+def _following_statement() -> Select:
+    return (
         select(Learner.id, Learner.name, Learner.org_group)
         .join(Follow, and_(Follow.platform_id == Learner.platform_id, Follow.followee_id == Learner.id))
-        .where(Follow.platform_id == actor.platform_id, Follow.follower_id == actor.learner_id)
+        .where(Follow.platform_id == _PLATFORM, Follow.follower_id == _LEARNER)
         .order_by(Learner.name, Learner.id)
-    ).all()
+    )
+
+
+def following(session: Session, actor: Actor) -> list[Colleague]:
+    rows = session.execute(_following_statement(), {"platform_id": actor.platform_id, "learner_id": actor.learner_id})
     return [Colleague(r.id, r.name, r.org_group, True) for r in rows]
 
 
@@ -421,26 +426,30 @@ def recommend_to_colleague(
     return recommendation, colleague
 
 
-def recommended_by_actor(session: Session, actor: Actor) -> list[Learner]:
-    """Colleagues the actor already recommended this item to."""
-    return list(
-        session.scalars(
-            select(Learner)
-            .join(
-                ColleagueRecommendation,
-                and_(
-                    ColleagueRecommendation.platform_id == Learner.platform_id,
-                    ColleagueRecommendation.recipient_id == Learner.id,
-                ),
-            )
-            .where(
-                ColleagueRecommendation.platform_id == actor.platform_id,
-                ColleagueRecommendation.sender_id == actor.learner_id,
-                ColleagueRecommendation.item_id == actor.item_id,
-            )
-            .order_by(Learner.name)
+@functools.cache
+def _sent_to_statement() -> Select:
+    return (
+        select(Learner.name)
+        .join(
+            ColleagueRecommendation,
+            and_(
+                ColleagueRecommendation.platform_id == Learner.platform_id,
+                ColleagueRecommendation.recipient_id == Learner.id,
+            ),
         )
+        .where(
+            ColleagueRecommendation.platform_id == _PLATFORM,
+            ColleagueRecommendation.sender_id == _LEARNER,
+            ColleagueRecommendation.item_id == _ITEM,
+        )
+        .order_by(Learner.name)
     )
+
+
+def recommended_by_actor(session: Session, actor: Actor) -> list[str]:
+    """Names of the colleagues the actor already recommended this item to."""
+    params = {"platform_id": actor.platform_id, "learner_id": actor.learner_id, "item_id": actor.item_id}
+    return list(session.scalars(_sent_to_statement(), params))
 
 
 def initials(name: str) -> str:

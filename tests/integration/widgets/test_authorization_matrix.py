@@ -22,7 +22,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
 from urllib.parse import urlencode
 
 import pytest
@@ -159,7 +158,8 @@ def calls(document: dict[str, Any], ids: dict[str, int]) -> list[Call]:
                 url += "?" + urlencode(query)
             staff_only = (operation.get("summary") or "").startswith("Instructors:")
             for body in bodies(document, operation, ids):
-                names_ids = "{review_id}" in path or "{comment_id}" in path or bool(body and ({"id", "parent_id"} & set(body)))
+                in_path = "{review_id}" in path or "{comment_id}" in path
+                names_ids = in_path or bool(body and ({"id", "parent_id"} & set(body)))
                 found.append(Call(method, path, url, body, staff_only, names_ids, "{colleague_id}" in path))
     found += [Call(method, path, path, None, staff, False) for method, path, staff in FRAGMENTS]
     return found

@@ -36,7 +36,7 @@ def _history(db: Session):  # type: ignore[no-untyped-def]
 
 
 def test_export_holds_the_learners_own_data(db: Session) -> None:
-    world, ada, bob, *_ = _history(db)
+    _world, _ada, bob, *_ = _history(db)
     data = privacy.export(db, privacy.find_learner(db, "https://a.lms.example", "ada"))
 
     assert data["learner"]["sub"] == "ada"
@@ -52,7 +52,7 @@ def test_export_holds_the_learners_own_data(db: Session) -> None:
 
 
 def test_erase_removes_everything_and_keeps_replies_in_place(db: Session) -> None:
-    world, ada, bob, lonely, answered, bobs = _history(db)
+    world, ada, _bob, lonely, answered, bobs = _history(db)
     ada_id = ada.id
 
     counts = privacy.erase(db, ada, now=at(10))
