@@ -22,13 +22,17 @@ $(VENV)/.installed-dev: setup.cfg pyproject.toml | $(BIN)/python
 	@touch $@ $(VENV)/.installed
 
 # The demo LMS is on by default here; the base URL follows HOST and PORT unless set.
+# The background worker runs beside the server, rebuilding recommendations a minute after the
+# demo's people change something; both stop together.
 run: export WOM_DEMO ?= 1
 run: export WOM_BASE_URL ?= http://$(HOST):$(PORT)
+run: export WOM_RECOMMEND_BUILD_MINUTES ?= 1
 run: $(VENV)/.installed
 	$(BIN)/wordofmouth db upgrade
 	$(BIN)/wordofmouth demo seed
 	@echo "Word of Mouth: open http://$(HOST):$(PORT)/demo/ (the demo LMS); admin URLs at http://$(HOST):$(PORT)/"
-	$(BIN)/wordofmouth run --host $(HOST) --port $(PORT)
+	@$(BIN)/wordofmouth worker & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+		$(BIN)/wordofmouth run --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
