@@ -47,7 +47,11 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", BACKENDS, scope="session")
+        backends = BACKENDS
+        if metafunc.definition.get_closest_marker("postgres_only"):
+            # Only PostgreSQL's semantics are under test (e.g. FOR UPDATE SKIP LOCKED): no SQLite copy.
+            backends = [b for b in BACKENDS if b == "postgresql"]
+        metafunc.parametrize("backend", backends, scope="session")
 
 
 @pytest.fixture(scope="session")

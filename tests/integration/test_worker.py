@@ -103,8 +103,6 @@ def test_a_claimed_source_is_leased_until_applied(app: Flask, db: Session) -> No
 
 @pytest.mark.postgres_only
 def test_concurrent_claims_never_share_a_source(backend: str, app: Flask) -> None:
-    if backend != "postgresql":
-        pytest.skip("FOR UPDATE SKIP LOCKED is PostgreSQL's")
     sessions = app.extensions["wordofmouth.sessions"]
     setup = sessions()
     ids = _sources(setup, 3)
