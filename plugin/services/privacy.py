@@ -149,44 +149,8 @@ def export(session: Session, learner: Learner) -> dict[str, Any]:
             )
         ],
         "followers": session.scalar(select(func.count()).where(Follow.platform_id == pid, Follow.followee_id == lid)),
-        "recommendations_sent": [
-            {"to": name, "item": _item(items[item_id]), "note": note, "created_at": _when(created)}
-            for name, item_id, note, created in rows(
-                select(
-                    other.name,
-                    ColleagueRecommendation.item_id,
-                    ColleagueRecommendation.note,
-                    ColleagueRecommendation.created_at,
-                )
-                .join(
-                    other,
-                    and_(
-                        other.platform_id == ColleagueRecommendation.platform_id,
-                        other.id == ColleagueRecommendation.recipient_id,
-                    ),
-                )
-                .where(ColleagueRecommendation.platform_id == pid, ColleagueRecommendation.sender_id == lid)
-            )
-        ],
-        "recommendations_received": [
-            {"from": name, "item": _item(items[item_id]), "note": note, "created_at": _when(created)}
-            for name, item_id, note, created in rows(
-                select(
-                    other.name,
-                    ColleagueRecommendation.item_id,
-                    ColleagueRecommendation.note,
-                    ColleagueRecommendation.created_at,
-                )
-                .join(
-                    other,
-                    and_(
-                        other.platform_id == ColleagueRecommendation.platform_id,
-                        other.id == ColleagueRecommendation.sender_id,
-                    ),
-                )
-                .where(ColleagueRecommendation.platform_id == pid, ColleagueRecommendation.recipient_id == lid)
-            )
-        ],
+        "recommendations_sent": _between_colleagues(session, learner, items, sent=True),
+        "recommendations_received": _between_colleagues(session, learner, items, sent=False),
         "recommended_for_you": [
             {"item": _item(items[r.item_id]), "rank": r.rank, "why": r.kind}
             for r in session.scalars(
@@ -196,6 +160,30 @@ def export(session: Session, learner: Learner) -> dict[str, Any]:
             )
         ],
     }
+
+
+def _between_colleagues(session: Session, learner: Learner, items: dict[int, Item], *, sent: bool) -> list[dict]:
+    """Recommendations the learner sent (with the recipient's name) or received (with the sender's)."""
+    mine, theirs, label = (
+        (ColleagueRecommendation.sender_id, ColleagueRecommendation.recipient_id, "to")
+        if sent
+        else (ColleagueRecommendation.recipient_id, ColleagueRecommendation.sender_id, "from")
+    )
+    other = aliased(Learner)
+    rows = session.execute(
+        select(
+            other.name,
+            ColleagueRecommendation.item_id,
+            ColleagueRecommendation.note,
+            ColleagueRecommendation.created_at,
+        )
+        .join(other, and_(other.platform_id == ColleagueRecommendation.platform_id, other.id == theirs))
+        .where(ColleagueRecommendation.platform_id == learner.platform_id, mine == learner.id)
+    )
+    return [
+        {label: name, "item": _item(items[item_id]), "note": note, "created_at": _when(created)}
+        for name, item_id, note, created in rows
+    ]
 
 
 def _anonymous_author(session: Session, platform_id: int) -> Learner:
