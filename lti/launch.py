@@ -50,4 +50,5 @@ def to_launch_record(ctx: LaunchContext, group_parameter: str) -> LaunchRecord:
         settings=_settings(filled(ctx.custom.get(CUSTOM_SETTINGS))),
         memberships_url=ctx.memberships_url,
         course_url=http_url(filled(ctx.custom.get(CUSTOM_COURSE_URL))),
+        deployment_id=ctx.deployment_id,
     )

@@ -46,6 +46,12 @@ class Settings:
     roster_sync_hours: int = 6
     worker_poll_seconds: int = 60
     recommend_build_minutes: int = 10
+    lrs_endpoint: str = ""
+    lrs_username: str = ""
+    lrs_password: str = field(default="", repr=False)
+    xapi_deliver_seconds: int = 5
+    xapi_batch_size: int = 100
+    xapi_pull_minutes: int = 15
     secret_key_is_dev: bool = field(default=False, repr=False)
 
     @property
@@ -125,6 +131,21 @@ def _in_range(name: str, raw: str, low: int, high: int) -> int:
     return value
 
 
+def _lrs_endpoint(raw: str) -> str:
+    """The LRS's xAPI base URL (``.../xAPI/``) with one trailing slash, or "" for none."""
+    text = raw.strip()
+    if not text:
+        return ""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"WOM_LRS_ENDPOINT must be an absolute http(s) URL (got {raw!r})")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigurationError(
+            "WOM_LRS_ENDPOINT must be a plain URL: put credentials in WOM_LRS_USERNAME and WOM_LRS_PASSWORD"
+        )
+    return text.rstrip("/") + "/"
+
+
 def _dev_secret(instance_path: Path) -> str:
     """Return the development secret kept in the instance folder, making it on first use."""
     path = instance_path / DEV_SECRET_FILE
@@ -197,6 +218,14 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         recommend_build_minutes=_in_range(
             "WOM_RECOMMEND_BUILD_MINUTES", layered.get("WOM_RECOMMEND_BUILD_MINUTES", "10"), 1, 24 * 60
         ),
+        lrs_endpoint=_lrs_endpoint(layered.get("WOM_LRS_ENDPOINT", "")),
+        lrs_username=layered.get("WOM_LRS_USERNAME", "").strip(),
+        lrs_password=layered.get("WOM_LRS_PASSWORD", ""),
+        xapi_deliver_seconds=_in_range(
+            "WOM_XAPI_DELIVER_SECONDS", layered.get("WOM_XAPI_DELIVER_SECONDS", "5"), 1, 3600
+        ),
+        xapi_batch_size=_in_range("WOM_XAPI_BATCH_SIZE", layered.get("WOM_XAPI_BATCH_SIZE", "100"), 1, 1000),
+        xapi_pull_minutes=_in_range("WOM_XAPI_PULL_MINUTES", layered.get("WOM_XAPI_PULL_MINUTES", "15"), 1, 24 * 60),
         secret_key_is_dev=secret_is_dev,
     )
     if settings.is_production and (problems := settings.production_problems()):

@@ -48,7 +48,12 @@ def grant() -> WidgetGrant:
 def actor() -> Actor:
     current = grant()
     return Actor(
-        platform_id=current.platform_id, learner_id=current.learner_id, item_id=current.item_id, staff=current.staff
+        platform_id=current.platform_id,
+        learner_id=current.learner_id,
+        item_id=current.item_id,
+        staff=current.staff,
+        deployment_id=current.deployment_id,
+        placement_id=current.placement_id,
     )
 
 

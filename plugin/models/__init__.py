@@ -18,10 +18,12 @@ from plugin.models.colleagues import (
 )
 from plugin.models.learning import Enrolment, Item, Learner, Placement
 from plugin.models.lti_state import LoginState
+from plugin.models.outbox import ActorIdentity, LrsCursor, LrsSettings, OutboxStatement, OutboxStatus
 from plugin.models.platform import Deployment, Platform, PlatformOrigin, ToolKey
 from plugin.models.social import Comment, Rating, RatingTally, Report, ReviewVote
 
 __all__ = [
+    "ActorIdentity",
     "ColleagueRecommendation",
     "Comment",
     "Deployment",
@@ -34,6 +36,10 @@ __all__ = [
     "Learner",
     "LearnerRecommendation",
     "LoginState",
+    "LrsCursor",
+    "LrsSettings",
+    "OutboxStatement",
+    "OutboxStatus",
     "Placement",
     "Platform",
     "PlatformOrigin",

@@ -16,6 +16,9 @@ class Actor:
     learner_id: int
     item_id: int
     staff: bool = False
+    # Where the action happened, for the record it leaves (xAPI context); optional everywhere else.
+    deployment_id: str | None = None
+    placement_id: int | None = None
 
 
 @dataclass(frozen=True)

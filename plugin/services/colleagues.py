@@ -23,6 +23,7 @@ from sqlalchemy import Select, and_, bindparam, case, delete, exists, func, or_,
 from sqlalchemy.orm import Session
 
 from plugin.errors import InvalidFieldError, NotFoundError
+from plugin.events import ActionKind, act
 from plugin.models import (
     ColleagueRecommendation,
     Enrolment,
@@ -332,13 +333,21 @@ def _nameable(session: Session, actor: Actor, colleague_id: int) -> Learner:
 
 def follow(session: Session, actor: Actor, colleague_id: int) -> Learner:
     colleague = _nameable(session, actor, colleague_id)
+    new = session.get(Follow, (actor.learner_id, colleague.id)) is None
     _get_or_create(
         session,
         lambda: session.get(Follow, (actor.learner_id, colleague.id)),
         lambda: Follow(platform_id=actor.platform_id, follower_id=actor.learner_id, followee_id=colleague.id),
     )
     session.flush()
+    if new:
+        subject = _follow_subject(actor, colleague.id)
+        act(session, ActionKind.FOLLOWED, actor, subject=subject, colleague_id=colleague.id)
     return colleague
+
+
+def _follow_subject(actor: Actor, colleague_id: int) -> str:
+    return f"follow:{actor.learner_id}:{colleague_id}"
 
 
 def unfollow(session: Session, actor: Actor, colleague_id: int) -> bool:
@@ -354,6 +363,9 @@ def unfollow(session: Session, actor: Actor, colleague_id: int) -> bool:
             Follow.followee_id == colleague_id,
         )
     )
+    if result.rowcount:
+        subject = _follow_subject(actor, colleague_id)
+        act(session, ActionKind.UNFOLLOWED, actor, subject=subject, colleague_id=colleague_id)
     return bool(result.rowcount)
 
 
@@ -405,6 +417,7 @@ def recommend_to_colleague(
     text = clean_text(note or "") or ""
     if len(text) > NOTE_MAX_LENGTH:
         raise InvalidFieldError("note", f"A note has at most {NOTE_MAX_LENGTH} characters.")
+    sent_before = recommended_before(session, actor, colleague.id)
     recommendation = _get_or_create(
         session,
         lambda: session.scalars(
@@ -423,7 +436,30 @@ def recommend_to_colleague(
         ),
     )
     session.flush()
+    if not sent_before:
+        act(
+            session,
+            ActionKind.RECOMMENDED,
+            actor,
+            subject=f"recommendation:{recommendation.id}",
+            colleague_id=colleague.id,
+            text=recommendation.note or None,
+        )
     return recommendation, colleague
+
+
+def recommended_before(session: Session, actor: Actor, colleague_id: int) -> bool:
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    ColleagueRecommendation.sender_id == actor.learner_id,
+                    ColleagueRecommendation.recipient_id == colleague_id,
+                    ColleagueRecommendation.item_id == actor.item_id,
+                )
+            )
+        )
+    )
 
 
 @functools.cache

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 
 from plugin.db import utcnow
 from plugin.errors import ConflictError, ForbiddenError, InvalidFieldError, NotFoundError
+from plugin.events import ActionKind, act
 from plugin.models import Comment, Report
 from plugin.models.social import COMMENT_MAX_LENGTH
 from plugin.services.actors import Actor, Thread
@@ -283,6 +284,8 @@ def post_comment(
     )
     session.add(comment)
     session.flush()
+    parent = f"comment:{parent_id}" if parent_id is not None else None
+    act(session, ActionKind.COMMENTED, actor, now, subject=f"comment:{comment.id}", refers_to=parent, text=text)
     return comment
 
 
@@ -301,6 +304,16 @@ def edit_comment(
     if text != comment.body:
         comment.body = text
         comment.edited_at = now or utcnow()
+        parent = f"comment:{comment.parent_id}" if comment.parent_id is not None else None
+        act(
+            session,
+            ActionKind.COMMENT_EDITED,
+            actor,
+            comment.edited_at,
+            subject=f"comment:{comment.id}",
+            refers_to=parent,
+            text=text,
+        )
     session.flush()
     return comment
 
@@ -312,4 +325,5 @@ def delete_comment(session: Session, actor: Actor, comment_id: int, now: datetim
     comment.deleted_at = now or utcnow()
     comment.pinned_at = None
     session.flush()
+    act(session, ActionKind.COMMENT_DELETED, actor, comment.deleted_at, subject=f"comment:{comment.id}")
     return comment

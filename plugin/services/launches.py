@@ -19,8 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plugin.db import utcnow
+from plugin.events import ActionKind, act
 from plugin.models import Enrolment, Item, Learner, Placement, RosterSource
 from plugin.models.learning import EnrolmentSource, ItemSource
+from plugin.services.actors import Actor
 
 WIDGET_KINDS = ("ratings", "comments", "colleagues", "recommendations")
 WIDGET_TITLES = {
@@ -76,6 +78,7 @@ class LaunchRecord:
     staff: bool = False
     memberships_url: str | None = None
     course_url: str | None = None
+    deployment_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,15 @@ def record_launch(session: Session, record: LaunchRecord, now: datetime | None =
     if record.memberships_url and record.context_id:
         record_roster_source(session, record.platform_id, item, record.context_id, record.memberships_url)
     session.flush()
+    actor = Actor(
+        platform_id=record.platform_id,
+        learner_id=learner.id,
+        item_id=item.id,
+        staff=record.staff,
+        deployment_id=record.deployment_id,
+        placement_id=placement.id if placement is not None else None,
+    )
+    act(session, ActionKind.LAUNCHED, actor, now)
     return RecordedLaunch(learner=learner, item=item, placement=placement, enrolment=enrolment)
 
 

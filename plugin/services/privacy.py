@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 
 from plugin.db import utcnow
 from plugin.errors import NotFoundError
+from plugin.events import ActionKind, act
 from plugin.models import (
     ColleagueRecommendation,
     Comment,
@@ -201,6 +202,9 @@ def erase(session: Session, learner: Learner, now: datetime | None = None) -> di
     now = now or utcnow()
     pid, lid = learner.platform_id, learner.id
     counts: dict[str, int] = {}
+    # First, so what was said about the learner is withdrawn before the records go (the removals
+    # below find nothing left to withdraw).
+    act(session, ActionKind.ERASED, Actor(platform_id=pid, learner_id=lid, item_id=0), now)
 
     own_ratings = session.scalars(select(Rating).where(Rating.platform_id == pid, Rating.learner_id == lid)).all()
     for rating in own_ratings:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from plugin.db import utcnow
 from plugin.errors import ConflictError, ForbiddenError, InvalidFieldError, NotFoundError
+from plugin.events import ActionKind, act
 from plugin.models import Rating, RatingTally, Report, ReviewVote
 from plugin.models.social import REVIEW_MAX_LENGTH
 from plugin.services.actors import Actor
@@ -122,6 +123,7 @@ def rate(
         raise InvalidFieldError("review", "A review can be at most 2000 characters long.")
     rating = own_rating(session, actor)
     previous = rating.stars if rating is not None else None
+    said = (rating.stars, rating.review) if rating is not None else None
     if rating is None:
         try:
             with session.begin_nested():
@@ -164,6 +166,8 @@ def rate(
                 .values(resolved_at=now)
             )
     session.flush()
+    if said != (rating.stars, rating.review):
+        act(session, ActionKind.RATED, actor, now, subject=f"rating:{rating.id}", stars=stars, text=rating.review)
     return rating
 
 
@@ -173,6 +177,7 @@ def remove_rating(session: Session, actor: Actor) -> bool:
     if rating is None:
         return False
     _tally(session, actor, rating.stars, -1)
+    act(session, ActionKind.RATING_REMOVED, actor, subject=f"rating:{rating.id}")
     session.delete(rating)
     session.flush()
     return True
@@ -306,6 +311,10 @@ def set_helpful(session: Session, actor: Actor, rating_id: int, helpful: bool) -
         )
     elif not helpful and existing is not None:
         session.execute(delete(ReviewVote).where(ReviewVote.id == existing.id))
+    if helpful == (existing is None):  # a vote cast or taken back, not a repeat
+        kind = ActionKind.VOTED_HELPFUL if helpful else ActionKind.HELPFUL_VOTE_WITHDRAWN
+        vote = f"vote:{rating.id}:{actor.learner_id}"
+        act(session, kind, actor, subject=vote, refers_to=f"rating:{rating.id}")
     _recount_helpful(session, rating)
     return rating
 
