@@ -203,9 +203,11 @@ def _register_adapters(app: Flask) -> None:
     """The one place the core reaches into the adapters: their blueprints and CLI groups."""
     import lti
     import widgets
+    import xapi
 
     lti.init_app(app)
     widgets.init_app(app)
+    xapi.init_app(app)
 
 
 def _register_jobs(app: Flask, settings: Settings) -> None:
