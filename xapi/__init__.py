@@ -10,6 +10,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from xapi import outbox
+    from xapi import outbox, views
 
     outbox.init_app(app)
+    views.init_app(app)
