@@ -38,7 +38,21 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: lint
+# The LRS the tests talk to (tests/support/lrs.py): Learning Locker's statements service on Node.js,
+# installed into the ignored .lrs/. Exact top-level version; no install scripts (none are needed).
+LRS_VERSION := 5.0.1
+LRS_PACKAGE := .lrs/node_modules/xapi-statements/package.json
+
+.PHONY: lrs
+lrs: $(LRS_PACKAGE)
+
+$(LRS_PACKAGE):
+	@command -v npm >/dev/null || { echo "npm (Node.js 20) is required to install the test LRS" >&2; exit 1; }
+	npm install --prefix .lrs --no-audit --no-fund --no-save --ignore-scripts --engine-strict=false \
+		--loglevel=error xapi-statements@$(LRS_VERSION)
+	@test -f $@
+
+test: lint $(LRS_PACKAGE)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev
