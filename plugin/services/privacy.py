@@ -30,6 +30,7 @@ from plugin.models import (
     Item,
     Learner,
     LearnerRecommendation,
+    OutboxStatement,
     Platform,
     Rating,
     Report,
@@ -158,6 +159,14 @@ def export(session: Session, learner: Learner) -> dict[str, Any]:
                 select(LearnerRecommendation)
                 .where(LearnerRecommendation.platform_id == pid, LearnerRecommendation.learner_id == lid)
                 .order_by(LearnerRecommendation.rank)
+            )
+        ],
+        "xapi_statements": [
+            {"status": row.status.value, "queued_at": _when(row.created_at), "statement": row.statement}
+            for row in session.scalars(
+                select(OutboxStatement)
+                .where(OutboxStatement.platform_id == pid, OutboxStatement.learner_id == lid)
+                .order_by(OutboxStatement.id)
             )
         ],
     }

@@ -47,6 +47,9 @@ def test_export_holds_the_learners_own_data(db: Session) -> None:
     assert data["recommendations_sent"][0]["to"] == bob.name
     assert [c["item"]["title"] for c in data["courses_taken"]] == ["Negotiation basics"]
     assert "Bob answers" not in json.dumps(data)  # others' words are theirs
+    sent = [entry["statement"] for entry in data["xapi_statements"]]  # what the LRS gets about her
+    assert {s["verb"]["id"].rsplit("/", 1)[1] for s in sent} == {"rated", "voted-up", "commented", "follow", "shared"}
+    assert all(s["actor"]["account"]["name"] == "ada" for s in sent)
     with pytest.raises(NotFoundError):
         privacy.find_learner(db, "https://a.lms.example", "nobody")
 
