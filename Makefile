@@ -52,6 +52,16 @@ $(LRS_PACKAGE):
 		--loglevel=error xapi-statements@$(LRS_VERSION)
 	@test -f $@
 
+# Try delivery by hand: `make run-lrs` here, then `WOM_LRS_ENDPOINT=http://127.0.0.1:8090/xAPI/ make run`
+# in another shell. In-memory statements (gone when it stops), any credentials, 127.0.0.1 only.
+LRS_PORT ?= 8090
+.PHONY: run-lrs
+run-lrs: $(LRS_PACKAGE)
+	mkdir -p .lrs/run
+	cd .lrs/run && env -i PATH="$$PATH" HOME="$$HOME" AUTH_REPO=test MODELS_REPO=memory STORAGE_REPO=local \
+		EVENTS_REPO=test EXPRESS_PORT=$(LRS_PORT) FS_LOCAL_STORAGE_DIR=storage EXPRESS_MORGAN_DIRECTORY=access-logs \
+		node --require ../../tests/support/lrs_loopback.cjs ../node_modules/xapi-statements/dist/index.js
+
 test: lint $(LRS_PACKAGE)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
