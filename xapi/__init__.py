@@ -10,7 +10,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from xapi import outbox, views
+    from xapi import cli, delivery, outbox, views
 
     outbox.init_app(app)
     views.init_app(app)
+    delivery.init_app(app)
+    cli.init_app(app)

@@ -1,0 +1,447 @@
+"""Delivering the outbox: the ``xapi-deliver`` worker job (``wordofmouth xapi deliver``).
+
+One run (:func:`deliver_once`) repeats, until nothing is due:
+
+1. **Claim** up to ``WOM_XAPI_BATCH_SIZE`` due rows in id order (status pending,
+   ``next_attempt_at`` reached, no live lease) of platforms that have an LRS, in one statement:
+   ``UPDATE ... SET claimed_until = now + lease WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)
+   RETURNING ...``. On PostgreSQL several workers claim side by side and never share a row; SQLite
+   runs the statement under its single writer lock, so claims are disjoint there too. The claim is
+   committed before any network call: no transaction is held open across HTTP.
+2. **Send** each LRS's rows as one batch over that LRS's kept-alive client
+   (:mod:`xapi.transport`), the stored JSON texts byte for byte.
+3. **Record** the outcome with bulk UPDATEs by id, and commit:
+
+   - stored: ``delivered``;
+   - the LRS already holds the id (409): ``delivered`` too (an identical resend is answered 200
+     anyway); the answer is kept in ``last_error`` for the curious;
+   - refused (4xx): the batch is split to isolate the statement(s) the LRS refuses. The
+     positions its answer points at (``statements.3.timestamp``) are sent alone first, otherwise
+     the batch is halved (bisection). Only a statement refused on its own is ``failed``, with the
+     LRS's reason; every other one is delivered;
+   - 5xx, timeouts, connection errors: the rows sent go back to ``pending`` with ``attempts + 1``
+     and ``next_attempt_at = now + backoff`` (:func:`backoff`: exponential, full jitter, capped
+     at 10 minutes, at least the LRS's ``Retry-After``); nothing more goes to that LRS in this run.
+
+A worker killed at any moment leaves rows that are pending with a lease: when the lease expires
+(``WOM_XAPI_LEASE_SECONDS``, default 300 s) another run takes them again and resends the same
+JSON, which the LRS stores once. Nothing is lost and nothing is stored twice.
+
+``claimed_until`` is also what erasure (:func:`xapi.outbox._erase`) reads as "may have reached
+the LRS": a row released after an attempt keeps a (past) ``claimed_until``; one never sent and a
+refused one get NULL.
+
+Statements of platforms without an LRS (:mod:`xapi.lrs`) are never claimed: they wait, and
+:func:`outbox_status` (``wordofmouth xapi status``) says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask
+from sqlalchemy import Text, case, cast, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from plugin.db import utcnow
+from plugin.models import OutboxStatement, OutboxStatus, Platform
+from plugin.settings import Settings
+from plugin.web import get_settings
+from plugin.worker import register_job
+from xapi.lrs import DEFAULT_SETTINGS, Lrs, resolve_all
+from xapi.transport import REASON_MAX_LENGTH, Answer, LrsClient, Outcome
+
+log = logging.getLogger("wordofmouth.xapi")
+
+JOB_NAME = "xapi-deliver"
+LEASE_ENV = "WOM_XAPI_LEASE_SECONDS"
+DEFAULT_LEASE = timedelta(minutes=5)
+BACKOFF_BASE = timedelta(seconds=10)
+BACKOFF_CAP = timedelta(minutes=10)
+JOB_BUDGET = timedelta(minutes=2)  # a worker run yields after this (and runs again at once when work is left)
+
+
+def lease_from(settings: Settings, environ: dict[str, str] | None = None) -> timedelta:
+    """How long a claim holds: ``WOM_XAPI_LEASE_SECONDS`` (1 to 86400; tests make it short), else 5 min.
+
+    It must exceed one batch's worst case (the transport's 60 s deadline per POST); a lease that
+    expires early only costs a duplicate POST, which the LRS stores once.
+    """
+    configured = getattr(settings, "xapi_lease_seconds", None)
+    if configured:
+        return timedelta(seconds=int(configured))
+    raw = (environ if environ is not None else os.environ).get(LEASE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LEASE
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = 0
+    if not 1 <= seconds <= 86400:
+        from plugin.errors import ConfigurationError
+
+        raise ConfigurationError(f"{LEASE_ENV} must be a whole number of seconds from 1 to 86400 (got {raw!r})")
+    return timedelta(seconds=seconds)
+
+
+def backoff(
+    attempts: int,
+    rng: random.Random | None = None,
+    base: timedelta = BACKOFF_BASE,
+    cap: timedelta = BACKOFF_CAP,
+) -> timedelta:
+    """The pause after the ``attempts``-th failed attempt in a row: "full jitter", a uniform draw
+    from 0 to ``min(cap, base * 2 ** (attempts - 1))`` (10 s, 20 s, 40 s ... 10 min), so workers and
+    rows that failed together do not all come back at the same moment."""
+    exponent = min(max(attempts - 1, 0), 30)
+    ceiling = min(base.total_seconds() * (2**exponent), cap.total_seconds())
+    return timedelta(seconds=(rng or random).uniform(0, ceiling))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed outbox row: just what sending needs (the stored JSON as UTF-8 bytes)."""
+
+    id: int
+    platform_id: int
+    statement_id: str
+    attempts: int
+    document: bytes
+
+
+def claim_due(
+    session: Session, now: datetime, platform_ids: Sequence[int], limit: int, lease: timedelta
+) -> list[Claimed]:
+    """Lease up to ``limit`` due rows of ``platform_ids`` in id order; the caller commits at once."""
+    if not platform_ids or limit <= 0:
+        return []
+    due = (
+        select(OutboxStatement.id)
+        .where(
+            OutboxStatement.status == OutboxStatus.PENDING,
+            OutboxStatement.next_attempt_at <= now,
+            or_(OutboxStatement.claimed_until.is_(None), OutboxStatement.claimed_until <= now),
+            OutboxStatement.platform_id.in_(list(platform_ids)),
+        )
+        .order_by(OutboxStatement.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claim = (
+        update(OutboxStatement)
+        .where(OutboxStatement.id.in_(due.scalar_subquery()))
+        .values(claimed_until=now + lease)
+        .returning(
+            OutboxStatement.id,
+            OutboxStatement.platform_id,
+            OutboxStatement.statement_id,
+            OutboxStatement.attempts,
+            cast(OutboxStatement.statement, Text),  # the stored text itself, never re-serialised
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.execute(claim).all()
+    claimed = [Claimed(r[0], r[1], r[2], r[3], r[4].encode("utf-8")) for r in rows]
+    claimed.sort(key=lambda row: row.id)
+    return claimed
+
+
+@dataclass
+class BatchResult:
+    """What happened to one LRS's claimed rows."""
+
+    delivered: list[int] = field(default_factory=list)
+    conflicts: list[tuple[int, str]] = field(default_factory=list)  # already in the LRS: delivered
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    deferred: list[Claimed] = field(default_factory=list)  # sent, not stored: back off
+    unsent: list[int] = field(default_factory=list)  # never sent in this run
+    retry: Answer | None = None  # set when the LRS must not be asked again in this run
+    posts: int = 0
+
+
+def send(client: LrsClient, rows: Sequence[Claimed], renew: Callable[[list[int]], None] | None = None) -> BatchResult:
+    """POST ``rows`` as one batch; on a refusal, split until each refused statement stands alone."""
+    result = BatchResult()
+    queue: deque[list[Claimed]] = deque([list(rows)])
+    while queue:
+        part = queue.popleft()
+        if renew is not None and result.posts:
+            renew([r.id for p in (part, *queue) for r in p])
+        answer = client.post_statements([r.document for r in part])
+        result.posts += 1
+        if answer.outcome is Outcome.STORED:
+            result.delivered.extend(r.id for r in part)
+        elif answer.outcome is Outcome.CONFLICT:
+            named = set(answer.ids)
+            held = [r for r in part if r.statement_id.lower() in named]
+            if held or len(part) == 1:
+                held = held or part
+                result.conflicts.extend((r.id, answer.reason) for r in held)
+                rest = [r for r in part if r not in held]
+                if rest:
+                    queue.appendleft(rest)
+            else:
+                queue.extendleft(reversed(_halves(part)))
+        elif answer.outcome is Outcome.REJECTED:
+            if len(part) == 1:
+                result.failed.append((part[0].id, answer.reason))
+                continue
+            pointed = [part[i] for i in answer.positions if i < len(part)]
+            if pointed and len(pointed) < len(part):
+                rest = [r for r in part if r not in pointed]
+                queue.extendleft(reversed([[r] for r in pointed] + [rest]))
+            else:
+                queue.extendleft(reversed(_halves(part)))
+        else:
+            result.retry = answer
+            result.deferred.extend(part)
+            result.unsent.extend(r.id for p in queue for r in p)
+            queue.clear()
+    return result
+
+
+def _halves(part: list[Claimed]) -> list[list[Claimed]]:
+    middle = len(part) // 2
+    return [part[:middle], part[middle:]]
+
+
+def record(session: Session, result: BatchResult, now: datetime, rng: random.Random | None = None) -> None:
+    """Write ``result`` with bulk UPDATEs by id (only rows still pending change); the caller commits."""
+    pending = OutboxStatement.status == OutboxStatus.PENDING
+
+    def change(ids: Iterable[int], **values: object) -> None:
+        wanted = list(ids)
+        if wanted:
+            session.execute(
+                update(OutboxStatement)
+                .where(OutboxStatement.id.in_(wanted), pending)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+
+    change(result.delivered, status=OutboxStatus.DELIVERED, delivered_at=now, claimed_until=None, last_error=None)
+    for row_id, reason in result.conflicts:
+        change(
+            [row_id],
+            status=OutboxStatus.DELIVERED,
+            delivered_at=now,
+            claimed_until=None,
+            last_error=f"the LRS already held this id: {reason}"[:REASON_MAX_LENGTH],
+        )
+    for row_id, reason in result.failed:
+        change(
+            [row_id],
+            status=OutboxStatus.FAILED,
+            attempts=OutboxStatement.attempts + 1,
+            claimed_until=None,
+            last_error=reason[:REASON_MAX_LENGTH],
+        )
+    if result.deferred:
+        answer = result.retry
+        tries = max(r.attempts for r in result.deferred) + 1
+        pause = backoff(tries, rng)
+        if answer is not None and answer.retry_after:
+            pause = max(pause, min(timedelta(seconds=answer.retry_after), BACKOFF_CAP))
+        change(
+            [r.id for r in result.deferred],
+            attempts=OutboxStatement.attempts + 1,
+            next_attempt_at=now + pause,
+            claimed_until=now,  # past: claimable again, and "may have reached the LRS" for erasure
+            last_error=(answer.reason if answer else "")[:REASON_MAX_LENGTH] or None,
+        )
+    # Rows never sent in this run: released; one attempted before keeps a past lease (see module doc).
+    change(result.unsent, claimed_until=case((OutboxStatement.attempts > 0, now), else_=None))
+
+
+def deliver_once(
+    app: Flask,
+    *,
+    lease: timedelta | None = None,
+    budget: timedelta | None = None,
+    rng: random.Random | None = None,
+) -> dict[str, int]:
+    """Deliver everything due, LRS by LRS, until nothing is due (or ``budget`` is spent).
+
+    Returns counts: ``delivered`` (conflicts included), ``failed`` (refused by the LRS),
+    ``deferred`` (to be retried after a backoff), ``batches`` (POSTs).
+    """
+    settings = get_settings(app)
+    lease = lease or lease_from(settings)
+    size = settings.xapi_batch_size
+    counts: Counter[str] = Counter(delivered=0, failed=0, deferred=0, batches=0)
+    clients: dict[Lrs, LrsClient] = {}
+    stopped: set[Lrs] = set()
+    started = time.monotonic()
+    session: Session = app.extensions["wordofmouth.sessions"]()
+    try:
+        routes = {pid: lrs for pid, lrs in resolve_all(session, settings).items() if lrs is not None}
+        session.commit()
+        while True:
+            open_ids = [pid for pid, lrs in routes.items() if lrs not in stopped]
+            claimed = claim_due(session, utcnow(), open_ids, size, lease)
+            session.commit()
+            if not claimed:
+                break
+            groups: dict[Lrs, list[Claimed]] = {}
+            for row in claimed:
+                groups.setdefault(routes[row.platform_id], []).append(row)
+            for lrs, rows in groups.items():
+                client = clients.get(lrs) or clients.setdefault(lrs, LrsClient(lrs))
+                result = send(client, rows, renew=_renewer(session, lease))
+                record(session, result, utcnow(), rng)
+                session.commit()
+                counts["batches"] += result.posts
+                counts["delivered"] += len(result.delivered) + len(result.conflicts)
+                counts["failed"] += len(result.failed)
+                counts["deferred"] += len(result.deferred)
+                for row_id, reason in result.failed:
+                    log.warning("xapi: %s refused outbox row %s: %s", lrs.endpoint, row_id, reason)
+                if result.retry is not None:
+                    stopped.add(lrs)
+                    log.warning(
+                        "xapi: %s unavailable, %d statement(s) retried later: %s",
+                        lrs.endpoint,
+                        len(result.deferred),
+                        result.retry.reason,
+                    )
+            if budget is not None and time.monotonic() - started > budget.total_seconds():
+                break
+    finally:
+        session.rollback()
+        session.close()
+        for client in clients.values():
+            client.close()
+    return dict(counts)
+
+
+def _renewer(session: Session, lease: timedelta) -> Callable[[list[int]], None]:
+    """Extend the lease of rows still to send when half of it has passed (a long bisection)."""
+    taken = utcnow()
+
+    def renew(ids: list[int]) -> None:
+        nonlocal taken
+        now = utcnow()
+        if ids and now - taken > lease / 2:
+            session.execute(
+                update(OutboxStatement)
+                .where(OutboxStatement.id.in_(ids), OutboxStatement.status == OutboxStatus.PENDING)
+                .values(claimed_until=now + lease)
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+            taken = now
+
+    return renew
+
+
+def job(app: Flask) -> dict[str, int]:
+    """The worker job: one run, yielding after :data:`JOB_BUDGET` so a shutdown is not kept waiting."""
+    return deliver_once(app, budget=JOB_BUDGET)
+
+
+# --- status and retry (wordofmouth xapi status / retry) ------------------------------------------
+
+
+@dataclass
+class LrsStatus:
+    """The outbox of one LRS endpoint (never its credentials)."""
+
+    endpoint: str
+    pending: int = 0
+    delivered: int = 0
+    failed: int = 0
+    oldest_pending_at: datetime | None = None
+    platforms: int = 0
+
+
+@dataclass
+class OutboxReport:
+    lrs: list[LrsStatus]
+    unrouted_pending: int = 0  # waiting because their platform has no LRS
+    unrouted_oldest_at: datetime | None = None
+    unrouted_platforms: list[str] = field(default_factory=list)  # issuers (client ids)
+    settings_to_set: tuple[str, ...] = DEFAULT_SETTINGS
+
+
+def outbox_status(session: Session, settings: Settings) -> OutboxReport:
+    """Counts per LRS endpoint and per status, the oldest pending statement, and what waits for
+    want of an LRS. Platforms sharing an endpoint are summed (two stores on one server are one
+    line here)."""
+    routes = resolve_all(session, settings)
+    rows = session.execute(
+        select(
+            OutboxStatement.platform_id,
+            OutboxStatement.status,
+            func.count(),
+            func.min(OutboxStatement.created_at),
+        ).group_by(OutboxStatement.platform_id, OutboxStatement.status)
+    ).all()
+    by_endpoint: dict[str, LrsStatus] = {}
+    for lrs in routes.values():
+        if lrs is not None:
+            entry = by_endpoint.setdefault(lrs.endpoint, LrsStatus(lrs.endpoint))
+            entry.platforms += 1
+    report = OutboxReport(lrs=[])
+    unrouted: set[int] = set()
+    for pid, status, count, oldest in rows:
+        lrs = routes.get(pid)
+        status = OutboxStatus(status)
+        oldest = _aware(oldest)
+        if lrs is None:
+            if status is OutboxStatus.PENDING:
+                report.unrouted_pending += count
+                unrouted.add(pid)
+                report.unrouted_oldest_at = _earliest(report.unrouted_oldest_at, oldest)
+            continue
+        entry = by_endpoint[lrs.endpoint]
+        setattr(entry, status.value, getattr(entry, status.value) + count)
+        if status is OutboxStatus.PENDING:
+            entry.oldest_pending_at = _earliest(entry.oldest_pending_at, oldest)
+    report.lrs = [by_endpoint[k] for k in sorted(by_endpoint)]
+    if unrouted:
+        names = session.execute(
+            select(Platform.issuer, Platform.client_id).where(Platform.id.in_(unrouted)).order_by(Platform.issuer)
+        )
+        report.unrouted_platforms = [f"{issuer} (client {client_id})" for issuer, client_id in names]
+    return report
+
+
+def retry_failed(session: Session, now: datetime | None = None) -> int:
+    """Failed statements back to pending, attempts reset, due now; how many. The caller commits."""
+    now = now or utcnow()
+    result = session.execute(
+        update(OutboxStatement)
+        .where(OutboxStatement.status == OutboxStatus.FAILED)
+        .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, claimed_until=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
+        return value
+    if isinstance(value, str):  # SQLite's min() of a DateTime column comes back as its text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC)
+
+
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
+
+
+def init_app(app: Flask) -> None:
+    """Register the ``xapi-deliver`` job, run every ``WOM_XAPI_DELIVER_SECONDS``."""
+    settings = get_settings(app)
+    register_job(app, JOB_NAME, job, every=timedelta(seconds=settings.xapi_deliver_seconds))
