@@ -10,9 +10,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from xapi import cli, delivery, outbox, views
+    from xapi import cli, delivery, ingest, outbox, views
 
     outbox.init_app(app)
     views.init_app(app)
     delivery.init_app(app)
+    ingest.init_app(app)
     cli.init_app(app)
