@@ -66,9 +66,10 @@ def _age(since: datetime | None, now: datetime) -> str:
 # --- wordofmouth xapi -------------------------------------------------------------------------------
 
 
-@click.group("xapi", short_help="xAPI outbox: deliver, status, retry.")
+@click.group("xapi", short_help="xAPI outbox: deliver, status, retry, pull.")
 def xapi_cli() -> None:
-    """xAPI statements: deliver the outbox to the LRS, see what waits, retry refused ones."""
+    """xAPI statements: deliver the outbox to the LRS, see what waits, retry refused ones, read the
+    LMS's completions back."""
 
 
 @xapi_cli.command("deliver", short_help="Send pending statements to their LRS.")
@@ -131,6 +132,21 @@ def retry(failed: bool) -> None:
         click.echo(f"{count} failed statement{'s are' if count != 1 else ' is'} pending again")
     else:
         click.echo("no failed statements")
+
+
+@xapi_cli.command("pull", short_help="Read the LMS's completions back from the LRS.")
+@with_appcontext
+def pull() -> None:
+    """Read `completed` and `launched` statements the LMS sent to the LRS since the last pull, and
+    count them as "took this course" for the recommendations (docs/xapi.md, "Reading statements
+    back"). The same job as `wordofmouth worker --only xapi-pull`; running it again changes nothing.
+    """
+    from xapi import ingest
+
+    counts = ingest.pull(_app())
+    click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+    if counts.get("errors"):
+        raise click.ClickException("an LRS could not be read completely; the log above says why")
 
 
 # --- wordofmouth lrs --------------------------------------------------------------------------------

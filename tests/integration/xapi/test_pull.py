@@ -465,3 +465,20 @@ def test_the_worker_pulls_every_wom_xapi_pull_minutes(
     db.rollback()
     results = run_once(every_five_minutes, ["xapi-pull"])
     assert results["xapi-pull"] == {"read": 1, "matched": 1, "enrolments_added": 1, "learners_added": 0, "errors": 0}
+
+
+def test_the_pull_command_reports_what_it_read_and_fails_loudly_when_an_lrs_is_unreadable(
+    app: Flask, lms: Lms, lrs: RunningLrs
+) -> None:
+    post(lrs, [lms_statement(lms.a.issuer, "7", "101")])
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["xapi", "pull"])
+    assert first.exit_code == 0, first.output
+    assert "read=1 matched=1 enrolments_added=1" in first.output
+    again = runner.invoke(args=["xapi", "pull"])
+    assert "read=0 matched=0 enrolments_added=0" in again.output
+    lrs.stop()
+    down = runner.invoke(args=["xapi", "pull"])
+    assert down.exit_code == 1
+    assert "errors=1" in down.output and "could not be read completely" in down.output
+    assert lrs.password not in down.output
