@@ -19,21 +19,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 120.0) -> requests.Response:
+def wait_for_http(
+    url: str, process: subprocess.Popen, timeout: float = 120.0, request_timeout: float = 10.0
+) -> requests.Response:
     """Poll ``url`` until it answers; fail with the process output if it dies or time runs out.
 
     A slow answer is not a dead server: on a loaded machine a worker may take seconds to import
-    the app, so timeouts and refused connections both mean "ask again" until the deadline.
+    the app, so timeouts (connect or read), resets and refused connections all mean "ask again"
+    until the deadline. No single request outlives the deadline.
     """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while (remaining := deadline - time.monotonic()) > 0:
         if process.poll() is not None:
             output = process.stdout.read() if process.stdout else ""
             raise AssertionError(f"process exited with {process.returncode} before serving {url}:\n{output}")
         try:
-            return requests.get(url, timeout=10)
+            return requests.get(url, timeout=max(0.1, min(request_timeout, remaining)))
         except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.2)
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
     raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
