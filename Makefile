@@ -12,14 +12,21 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Reinstall when the package metadata changes.
-$(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# Reinstall when the package metadata or the pinned versions change. constraints.txt holds the
+# versions the tests passed with, so a fresh machine (and CI) installs exactly those.
+$(VENV)/.installed: setup.cfg pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
 	@touch $@
 
-$(VENV)/.installed-dev: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: setup.cfg pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@ $(VENV)/.installed
+
+# After changing a dependency and seeing `make test` pass: pin what this .venv has.
+.PHONY: constraints
+constraints: $(VENV)/.installed-dev
+	@{ sed -n '/^#/p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -iv '^wordofmouth=='; } > constraints.txt.new
+	@mv constraints.txt.new constraints.txt
 
 # The demo LMS is on by default here; the base URL follows HOST and PORT unless set.
 # The background worker runs beside the server, rebuilding recommendations a minute after the
