@@ -33,7 +33,7 @@ from plugin.errors import ForbiddenError
 from plugin.framing import learn_launch_origin, serve_platform
 from plugin.services import launches, login_states, platforms, tool_keys
 from plugin.services.launches import WIDGET_KINDS, WIDGET_TITLES
-from plugin.web import db_session, get_settings
+from plugin.web import db_session, external_url, get_settings
 
 log = logging.getLogger("wordofmouth.lti")
 bp = Blueprint("lti", __name__, template_folder="templates", static_folder="static", static_url_path="/lti/static")
@@ -99,7 +99,7 @@ def login() -> Response:
         "response_mode": "form_post",
         "prompt": "none",
         "client_id": platform.client_id,
-        "redirect_uri": url_for("lti.launch", _external=True),
+        "redirect_uri": external_url("lti.launch"),
         "login_hint": login_hint,
         "state": issued.state,
         "nonce": issued.nonce,
@@ -169,7 +169,7 @@ def _resource_launch(ctx: LaunchContext) -> str:
     return render_template(
         "lti/launched.html",
         token=issue_widget_token(grant),
-        window_url=url_for("lti.app_window", _external=True),
+        window_url=external_url("lti.app_window"),
         learner=recorded.learner,
         item=recorded.item,
         kinds=launches.page_widgets(placement.widget_kinds if placement else (), ctx.is_staff),
@@ -245,7 +245,7 @@ def deep_linking_respond() -> tuple[str, int] | str:
     registration = DatabaseToolConf(session).find_registration_by_params(data["issuer"], data["client_id"])
     if registration is None:
         raise ForbiddenError("This LMS registration was removed while the placement form was open.")
-    launch_url = url_for("lti.launch", _external=True)
+    launch_url = external_url("lti.launch")
     deep_link = ResponseDeepLink(registration, data["deployment_id"], dl_settings)
     jwt_value = deep_link.get_response_jwt([resource_for(p, launch_url) for p in placements])
     log.info("deep linking response: %d placement(s) for %s", len(placements), data["issuer"])

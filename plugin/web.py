@@ -7,6 +7,9 @@ nothing of Flask.
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlsplit
+
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
@@ -31,3 +34,15 @@ def db_session() -> Session:
     if "db_session" not in g:
         g.db_session = current_app.extensions["wordofmouth.sessions"]()
     return g.db_session
+
+
+def external_url(endpoint: str, app: Flask | None = None, **values: Any) -> str:
+    """The absolute URL of ``endpoint``, always under ``WOM_BASE_URL``.
+
+    Never from the request's ``Host``, scheme or forwarded headers: a request naming another host
+    must not make the tool hand out (or sign) URLs that point there.
+    """
+    app = app or current_app
+    base = urlsplit(get_settings(app).base_url)
+    adapter = app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    return adapter.build(endpoint, values, force_external=True)
