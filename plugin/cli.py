@@ -5,13 +5,20 @@ Adapters add their groups (``platform``, ``keys``, ``xapi`` ...) through the app
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import click
+from alembic.util import CommandError as AlembicCommandError
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from plugin import migrate
 from plugin.app import admin_urls, create_app
+from plugin.errors import ConfigurationError
 from plugin.recommend.cli import recommend
+from plugin.settings import load_settings
 from plugin.web import get_settings
 
 
@@ -19,8 +26,73 @@ def _create_app() -> object:
     return create_app()
 
 
+def _fail(message: str) -> NoReturn:
+    """Stop with one line on stderr and exit code 1, like a refused configuration."""
+    raise SystemExit(f"wordofmouth: {message}")
+
+
+def _safe_url(database_url: str) -> str:
+    try:
+        return make_url(database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "WOM_DATABASE_URL"
+
+
+def _database_url() -> str:
+    """The configured database URL (the app context may be gone by the time a command failed)."""
+    try:
+        return load_settings().database_url
+    except ConfigurationError:
+        return ""
+
+
+def explain(exc: Exception) -> str | None:
+    """One line saying what to fix for the everyday mistakes, or None for a real bug."""
+    url = _database_url()
+    where = f" at {_safe_url(url)}" if url else ""
+    if isinstance(exc, AlembicCommandError):
+        detail = str(exc).splitlines()[0] if str(exc) else "migration failed"
+        if "Can't locate revision" in detail or "No such revision" in detail:
+            known = ", ".join(migrate.revisions(url or "sqlite://"))
+            return f"{detail}: give 'head', 'base' or one of {known} (`wordofmouth db current` shows where it is)"
+        return detail
+    if isinstance(exc, DBAPIError):
+        first = (str(exc.orig).strip().splitlines() or [exc.__class__.__name__])[0]
+        if "no such table" in first or getattr(exc.orig, "sqlstate", None) == "42P01":
+            return f"the database{where} has no Word of Mouth tables yet: run `wordofmouth db upgrade` first ({first})"
+        if exc.statement is None or exc.connection_invalidated:  # connecting failed
+            return (
+                f"cannot reach the database{where}: {first}. Check WOM_DATABASE_URL and that the database "
+                "server is running and accepts connections"
+            )
+        if isinstance(exc, OperationalError):
+            return f"the database{where} refused the command: {first}"
+    return None
+
+
+class WordOfMouthGroup(FlaskGroup):
+    """Flask's group with our answer to everyday mistakes: one line, no traceback."""
+
+    # Flask-Limiter registers its own inspection command on every app; ours is the README.
+    hidden_commands = frozenset({"limiter"})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in super().list_commands(ctx) if name not in self.hidden_commands]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return None if name in self.hidden_commands else super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (AlembicCommandError, DBAPIError) as exc:
+            if (message := explain(exc)) is None:
+                raise
+            _fail(message)
+
+
 @click.group(
-    cls=FlaskGroup,
+    cls=WordOfMouthGroup,
     create_app=_create_app,
     add_default_commands=True,
     help="Word of Mouth: social learning for LTI 1.3 LMSs. Settings come from WOM_* "
@@ -61,7 +133,13 @@ def downgrade(revision: str) -> None:
 @with_appcontext
 def current() -> None:
     """Show the revision the database is at."""
-    migrate.current(get_settings(current_app).database_url)
+    at, head = migrate.current(get_settings(current_app).database_url)
+    if at is None:
+        click.echo(f"no migrations applied yet: run `wordofmouth db upgrade` (head is {head})")
+    else:
+        click.echo(
+            f"database at {at}" + (" (head)" if at == head else f"; head is {head}: run `wordofmouth db upgrade`")
+        )
 
 
 @main.command()

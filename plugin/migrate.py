@@ -9,6 +9,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
 
 import migrations
 
@@ -22,6 +25,12 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+def revisions(database_url: str) -> list[str]:
+    """The known revision ids, oldest first."""
+    scripts = ScriptDirectory.from_config(alembic_config(database_url))
+    return [script.revision for script in reversed(list(scripts.walk_revisions()))]
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
@@ -30,5 +39,12 @@ def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
-def current(database_url: str) -> None:
-    command.current(alembic_config(database_url), verbose=False)
+def current(database_url: str) -> tuple[str | None, str | None]:
+    """(the revision the database is at or None when no migration ran, the newest revision)."""
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision(), head
+    finally:
+        engine.dispose()

@@ -146,6 +146,25 @@ def _lrs_endpoint(raw: str) -> str:
     return text.rstrip("/") + "/"
 
 
+def _database_url(raw: str) -> str:
+    """A URL SQLAlchemy can open; the value is not echoed (it may hold a password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    example = "e.g. postgresql+psycopg://user:password@host:5432/dbname or sqlite:////srv/wom/wordofmouth.db"
+    try:
+        url = make_url(raw.strip())
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigurationError(f"WOM_DATABASE_URL is not a database URL ({example})") from exc
+    try:
+        url.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError) as exc:
+        raise ConfigurationError(
+            f"WOM_DATABASE_URL names a database driver that is not installed: {url.drivername} ({example})"
+        ) from exc
+    return raw.strip()
+
+
 def _dev_secret(instance_path: Path) -> str:
     """Return the development secret kept in the instance folder, making it on first use."""
     path = instance_path / DEV_SECRET_FILE
@@ -182,7 +201,7 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
     if parts.query or parts.fragment:
         raise ConfigurationError("WOM_BASE_URL must not carry a query or fragment")
 
-    database_url = layered.get("WOM_DATABASE_URL") or f"sqlite:///{instance_path / 'wordofmouth.db'}"
+    database_url = _database_url(layered.get("WOM_DATABASE_URL") or f"sqlite:///{instance_path / 'wordofmouth.db'}")
 
     secret_key = layered.get("WOM_SECRET_KEY", "").strip()
     secret_is_dev = False
