@@ -9,3 +9,9 @@ if __name__ == "__main__":
         widgets_load.run()
     else:
         print(f"widgets under load: skipped, PostgreSQL at {widgets_load.database_url()} does not answer: {problem}")
+    from bench import held_lock  # answer times under a held table lock (seconds, not ratios)
+
+    if (problem := held_lock.postgres_problem()) is None:
+        held_lock.run()
+    else:
+        print(f"held lock: skipped, PostgreSQL at {held_lock.database_url()} does not answer: {problem}")

@@ -14,12 +14,13 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from plugin import i18n
-from plugin.db import make_engine, make_session_factory
+from plugin.db import DatabaseTimeouts, make_engine, make_session_factory
 from plugin.errors import DomainError
 from plugin.framing import add_frame_ancestors
 from plugin.problems import problem
@@ -139,8 +140,9 @@ def _register_error_handlers(app: Flask) -> None:
         field = getattr(exc, "field", None)
         return problem(exc.status, exc.title, detail, **({"errors": {field: [detail]}} if field else {}))
 
-    @app.errorhandler(OperationalError)
-    def database_unavailable(exc: OperationalError) -> Response:
+    @app.errorhandler(OperationalError)  # unreachable, or a lock/statement timeout (WOM_DB_*_TIMEOUT*)
+    @app.errorhandler(PoolTimeoutError)  # every pooled connection busy for WOM_DB_POOL_TIMEOUT
+    def database_unavailable(exc: OperationalError | PoolTimeoutError) -> Response:
         log.error("database unavailable on %s %s: %s", request.method, request.path, exc.__class__.__name__)
         response = problem(
             503,
@@ -244,7 +246,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         headers_enabled=False,
         key_prefix="wom",
     )
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        DatabaseTimeouts(
+            connect_seconds=settings.db_connect_timeout,
+            statement_ms=settings.db_statement_timeout_ms,
+            lock_ms=settings.db_lock_timeout_ms,
+            pool_seconds=settings.db_pool_timeout,
+        ),
+    )
     app.extensions["wordofmouth.settings"] = settings
     app.extensions["wordofmouth.engine"] = engine
     app.extensions["wordofmouth.sessions"] = make_session_factory(engine)

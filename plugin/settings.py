@@ -52,6 +52,10 @@ class Settings:
     xapi_deliver_seconds: int = 5
     xapi_batch_size: int = 100
     xapi_pull_minutes: int = 15
+    db_connect_timeout: int = 5
+    db_statement_timeout_ms: int = 15_000
+    db_lock_timeout_ms: int = 5_000
+    db_pool_timeout: int = 5
     secret_key_is_dev: bool = field(default=False, repr=False)
 
     @property
@@ -245,6 +249,14 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         ),
         xapi_batch_size=_in_range("WOM_XAPI_BATCH_SIZE", layered.get("WOM_XAPI_BATCH_SIZE", "100"), 1, 1000),
         xapi_pull_minutes=_in_range("WOM_XAPI_PULL_MINUTES", layered.get("WOM_XAPI_PULL_MINUTES", "15"), 1, 24 * 60),
+        db_connect_timeout=_in_range("WOM_DB_CONNECT_TIMEOUT", layered.get("WOM_DB_CONNECT_TIMEOUT", "5"), 1, 300),
+        db_statement_timeout_ms=_in_range(
+            "WOM_DB_STATEMENT_TIMEOUT_MS", layered.get("WOM_DB_STATEMENT_TIMEOUT_MS", "15000"), 0, 3_600_000
+        ),
+        db_lock_timeout_ms=_in_range(
+            "WOM_DB_LOCK_TIMEOUT_MS", layered.get("WOM_DB_LOCK_TIMEOUT_MS", "5000"), 0, 3_600_000
+        ),
+        db_pool_timeout=_in_range("WOM_DB_POOL_TIMEOUT", layered.get("WOM_DB_POOL_TIMEOUT", "5"), 1, 300),
         secret_key_is_dev=secret_is_dev,
     )
     if settings.is_production and (problems := settings.production_problems()):
