@@ -11,8 +11,10 @@ The login state is consumed last, so a forged launch cannot burn a real one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from jwt.algorithms import RSAAlgorithm
@@ -27,6 +29,8 @@ from lti.keysets import KeySetError, PlatformKeySets
 from plugin.models import Platform
 from plugin.services import launches, login_states, platforms
 
+MAX_URL_LENGTH = 2048
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 LEEWAY_SECONDS = 60  # Moodle sets exp only 60 s after iat: allow a minute of clock skew, no more.
 ALGORITHM = "RS256"
 
@@ -190,7 +194,23 @@ def _verify_signature(id_token: str, kid: str, platform: Platform, key_sets: Pla
         raise LaunchError(f"the id_token is invalid: {exc}", status=401).about(**context) from exc
 
 
-def _check_message(body: dict[str, Any], base_url: str) -> None:
+def check_return_url(value: Any, *, require_https: bool) -> str:
+    """A deep linking ``deep_link_return_url`` we may post to: an absolute http(s) URL (https in production).
+
+    It becomes a form's ``action``, so ``javascript:``, ``data:`` and the like never get that far.
+    """
+    allowed = ("https",) if require_https else ("http", "https")
+    url = value.strip() if isinstance(value, str) else ""
+    parts = urlsplit(url) if url and len(url) <= MAX_URL_LENGTH else None
+    if parts is None or parts.scheme not in allowed or not parts.netloc or _CONTROL.search(url):
+        raise LaunchError(
+            f"the deep_link_return_url is not an absolute {' or '.join(allowed)} URL",
+            "The LMS sent a deep linking request Word of Mouth cannot answer: tell your LMS administrator.",
+        )
+    return url
+
+
+def _check_message(body: dict[str, Any], base_url: str, require_https: bool = False) -> None:
     version = body.get(claims.VERSION)
     if version != "1.3.0":
         raise LaunchError(f"LTI version {version!r} is not supported; this tool speaks LTI 1.3.0")
@@ -200,6 +220,15 @@ def _check_message(body: dict[str, Any], base_url: str) -> None:
             f"message type {message_type!r} is not supported",
             "Word of Mouth accepts resource link launches and deep linking requests.",
         )
+    if message_type == claims.DEEP_LINKING_REQUEST:
+        settings = body.get(claims.DEEP_LINKING_SETTINGS)
+        if settings is None:
+            raise LaunchError("the launch is incomplete: Missing Deep Linking Settings")
+        if not isinstance(settings, dict):
+            raise LaunchError("the deep linking settings claim is not a JSON object")
+        if not settings.get("deep_link_return_url"):
+            raise LaunchError("the deep linking request has no deep_link_return_url")
+        check_return_url(settings["deep_link_return_url"], require_https=require_https)
     for validator in get_validators():
         if validator.can_validate(body):
             try:
@@ -215,10 +244,6 @@ def _check_message(body: dict[str, Any], base_url: str) -> None:
                 "the launch has no course context",
                 "Place Word of Mouth inside a course: it needs to know which course the learner took.",
             )
-    else:
-        settings = body.get(claims.DEEP_LINKING_SETTINGS) or {}
-        if not settings.get("deep_link_return_url"):
-            raise LaunchError("the deep linking request has no deep_link_return_url")
     target = body.get(claims.TARGET_LINK_URI)
     if message_type == claims.RESOURCE_LINK_REQUEST and not target:
         raise LaunchError("the launch has no target_link_uri")
@@ -249,7 +274,12 @@ def _text(mapping: Any, key: str) -> str:
 
 
 def validate_launch(
-    session: Session, request: LaunchRequest, *, key_sets: PlatformKeySets, base_url: str
+    session: Session,
+    request: LaunchRequest,
+    *,
+    key_sets: PlatformKeySets,
+    base_url: str,
+    require_https: bool = False,
 ) -> LaunchContext:
     """Check a posted launch end to end and consume its login state; raise :class:`LaunchError`."""
     if not request.id_token:
@@ -269,7 +299,7 @@ def validate_launch(
     if platforms.find_deployment(session, platform, deployment_id) is None:
         raise unregistered_deployment(platform, deployment_id)
     try:
-        _check_message(body, base_url)
+        _check_message(body, base_url, require_https)
     except LaunchError as exc:
         raise exc.about(**context) from None
     try:

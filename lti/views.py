@@ -24,6 +24,7 @@ from lti.tokens import (
 from lti.tool_config import DatabaseToolConf
 from lti.validation import (
     LaunchRequest,
+    check_return_url,
     check_target,
     login_registration,
     unregistered_deployment,
@@ -131,6 +132,7 @@ def launch() -> Response | str:
         LaunchRequest(id_token=request.form.get("id_token"), state=state, binding_cookie=cookie),
         key_sets=key_sets(),
         base_url=get_settings(current_app).base_url,
+        require_https=get_settings(current_app).is_production,
     )
     learn_launch_origin(ctx.platform_id, ctx.return_url)
     log.info(
@@ -224,6 +226,9 @@ def deep_linking_respond() -> tuple[str, int] | str:
     data = read_deep_linking_token(token)
     serve_platform(data["platform_id"])
     dl_settings = data["settings"]
+    return_url = check_return_url(
+        dl_settings.get("deep_link_return_url"), require_https=get_settings(current_app).is_production
+    )
     accept_multiple = str(dl_settings.get("accept_multiple", "true")).lower() != "false"
     try:
         choices = parse_choices(request.form, accept_multiple)
@@ -251,7 +256,7 @@ def deep_linking_respond() -> tuple[str, int] | str:
     log.info("deep linking response: %d placement(s) for %s", len(placements), data["issuer"])
     return render_template(
         "lti/deep_linking_return.html",
-        return_url=dl_settings["deep_link_return_url"],
+        return_url=return_url,
         jwt=jwt_value,
         titles=[p.title for p in placements],
     )
