@@ -224,6 +224,16 @@ def deep_linking_respond() -> tuple[str, int] | str:
     if not token:
         raise ForbiddenError("This placement form was not issued by Word of Mouth for this launch.")
     data = read_deep_linking_token(token)
+    session = db_session()
+    # Check before any write: a registration removed while the form was open has no rows to
+    # hang placements on (a foreign-key error, a 500), and its token must not make any.
+    platform = platforms.find_platform(session, data["issuer"], data["client_id"])
+    if (
+        platform is None
+        or platform.id != data["platform_id"]
+        or platforms.find_deployment(session, platform, data["deployment_id"]) is None
+    ):
+        raise ForbiddenError("This LMS registration was removed while the placement form was open.")
     serve_platform(data["platform_id"])
     dl_settings = data["settings"]
     return_url = check_return_url(
@@ -234,7 +244,6 @@ def deep_linking_respond() -> tuple[str, int] | str:
         choices = parse_choices(request.form, accept_multiple)
     except ValueError as exc:
         return _render_picker(token, accept_multiple, data.get("context_title"), str(exc)), 422
-    session = db_session()
     item = None
     if data.get("context_id"):
         item = launches.upsert_item(
