@@ -41,13 +41,36 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+# Control characters (CR, LF, ESC, ...) and Unicode line separators in a logged value would let
+# whoever sent it forge log lines (a target_link_uri with "\n... CRITICAL ..."): escape them.
+_LOG_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_log_text(text: str) -> str:
+    """``text`` on one line: CR as ``\\r``, LF as ``\\n``, other control characters as ``\\xNN``/``\\uNNNN``."""
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char)
+        return named or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+    return _LOG_UNSAFE.sub(escape, text)
+
+
+class OneLineFormatter(logging.Formatter):
+    """Every record's message stays on its line, whatever its values hold; tracebacks are ours and kept."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        return escape_log_text(super().formatMessage(record))
+
+
 def _configure_logging(level: str) -> None:
     if log.handlers:
         log.setLevel(level)
         return
     handler = logging.StreamHandler()
     handler.addFilter(_RequestIdFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
     log.addHandler(handler)
     log.setLevel(level)
     log.propagate = False
