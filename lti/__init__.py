@@ -14,7 +14,7 @@ def init_app(app: Flask) -> None:
     from plugin.web import get_settings
     from plugin.worker import register_job
 
-    app.extensions["wordofmouth.key_sets"] = PlatformKeySets()
+    app.extensions["wordofmouth.key_sets"] = PlatformKeySets(https_only=get_settings(app).is_production)
     settings = get_settings(app)
     if settings.rate_limit_lti != "off":
         # Per client address: generous, because a whole office may reach us through one NAT address.
