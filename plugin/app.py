@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +30,11 @@ from plugin.web import CONTENT_SECURITY_POLICY, external_url, get_settings
 
 log = logging.getLogger("wordofmouth")
 REQUEST_ID_HEADER = "X-Request-Id"
+# Production is https only (settings refuse anything else): browsers then refuse plain http to this
+# host for a year. No includeSubDomains: other services on the operator's domain are not ours to decide.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
+# What gunicorn writes as its ``Server`` header instead of ``gunicorn`` (no software, no version).
+SERVER_HEADER = "wordofmouth"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 
 
@@ -106,6 +112,8 @@ def _register_request_hooks(app: Flask) -> None:
         add_frame_ancestors(response)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if get_settings(app).is_production:
+            response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
         return response
 
     @app.teardown_request
@@ -239,6 +247,22 @@ def _register_jobs(app: Flask, settings: Settings) -> None:
     register_job(app, "recommend-build", recommend_build_job, every=timedelta(minutes=settings.recommend_build_minutes))
 
 
+def _hide_server_banner() -> None:
+    """Under gunicorn, answer ``Server: wordofmouth`` rather than ``Server: gunicorn``.
+
+    gunicorn writes that header itself, from a module constant its responses read per request, so a
+    WSGI app cannot remove it; the constant is set here, wherever and however gunicorn was started
+    (workers import the app after gunicorn's HTTP module; ``--preload`` forks after this too).
+    """
+    if "gunicorn" not in sys.modules:
+        return
+    import gunicorn
+    import gunicorn.http.wsgi
+
+    gunicorn.SERVER = SERVER_HEADER
+    gunicorn.http.wsgi.SERVER = SERVER_HEADER
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Word of Mouth application.
 
@@ -247,6 +271,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     settings = load_settings(config)
     _configure_logging(settings.log_level)
+    _hide_server_banner()
     app = Flask("plugin", instance_path=str(settings.instance_path))
     app.config.update(
         SECRET_KEY=settings.secret_key,
