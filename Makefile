@@ -37,9 +37,15 @@ run: export WOM_RECOMMEND_BUILD_MINUTES ?= 1
 run: $(VENV)/.installed
 	$(BIN)/wordofmouth db upgrade
 	$(BIN)/wordofmouth demo seed
-	@echo "Word of Mouth: open http://$(HOST):$(PORT)/demo/ (the demo LMS); admin URLs at http://$(HOST):$(PORT)/"
 	@$(BIN)/wordofmouth worker & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 		$(BIN)/wordofmouth run --host $(HOST) --port $(PORT)
+
+# The URLs `make run` serves (same HOST, PORT and demo), for the LMS admin: `make urls PORT=5077`.
+.PHONY: urls
+urls: export WOM_DEMO ?= 1
+urls: export WOM_BASE_URL ?= http://$(HOST):$(PORT)
+urls: $(VENV)/.installed
+	@$(BIN)/wordofmouth urls
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

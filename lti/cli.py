@@ -16,6 +16,8 @@ from plugin.errors import DomainError
 from plugin.models import Platform
 from plugin.services import platform_origins, platforms, tool_keys
 
+CLIENT_ID_HELP = "The registration's client id (`wordofmouth platform list` shows it); one issuer may have several."
+
 
 def _session() -> Session:
     return current_app.extensions["wordofmouth.sessions"]()
@@ -109,7 +111,7 @@ def platform_list(as_json: bool) -> None:
 
 @platform_cli.command("set")
 @click.argument("issuer")
-@click.option("--client-id", required=True)
+@click.option("--client-id", required=True, help=CLIENT_ID_HELP)
 @click.option(
     "--names-by-default/--no-names-by-default",
     "names",
@@ -141,7 +143,7 @@ def platform_set(issuer: str, client_id: str, names: bool | None, course_url_tem
 
 @platform_cli.command("remove")
 @click.argument("issuer")
-@click.option("--client-id", required=True)
+@click.option("--client-id", required=True, help=CLIENT_ID_HELP)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
 def platform_remove(issuer: str, client_id: str, yes: bool) -> None:
@@ -167,7 +169,7 @@ def origin_cli() -> None:
 
 @origin_cli.command("add")
 @click.argument("issuer")
-@click.option("--client-id", required=True)
+@click.option("--client-id", required=True, help=CLIENT_ID_HELP)
 @click.argument("origin")
 @with_appcontext
 def origin_add(issuer: str, client_id: str, origin: str) -> None:
@@ -181,7 +183,7 @@ def origin_add(issuer: str, client_id: str, origin: str) -> None:
 
 @origin_cli.command("remove")
 @click.argument("issuer")
-@click.option("--client-id", required=True)
+@click.option("--client-id", required=True, help=CLIENT_ID_HELP)
 @click.argument("origin")
 @with_appcontext
 def origin_remove(issuer: str, client_id: str, origin: str) -> None:
@@ -195,7 +197,7 @@ def origin_remove(issuer: str, client_id: str, origin: str) -> None:
 
 @origin_cli.command("list")
 @click.argument("issuer")
-@click.option("--client-id", required=True)
+@click.option("--client-id", required=True, help=CLIENT_ID_HELP)
 @with_appcontext
 def origin_list(issuer: str, client_id: str) -> None:
     """The platform's page origins and how each is known (issuer, launch, admin)."""

@@ -5,6 +5,8 @@ Adapters add their groups (``platform``, ``keys``, ``xapi`` ...) through the app
 
 from __future__ import annotations
 
+import os
+from http import HTTPStatus
 from typing import NoReturn
 
 import click
@@ -13,6 +15,8 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from werkzeug.exceptions import RequestURITooLarge
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from plugin import migrate
 from plugin.app import admin_urls, create_app
@@ -20,6 +24,8 @@ from plugin.errors import ConfigurationError
 from plugin.recommend.cli import recommend
 from plugin.settings import load_settings
 from plugin.web import get_settings
+
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"  # the settings' default for WOM_BASE_URL
 
 
 def _create_app() -> object:
@@ -73,8 +79,9 @@ def explain(exc: Exception) -> str | None:
 class WordOfMouthGroup(FlaskGroup):
     """Flask's group with our answer to everyday mistakes: one line, no traceback."""
 
-    # Flask-Limiter registers its own inspection command on every app; ours is the README.
-    hidden_commands = frozenset({"limiter"})
+    # Flask-Limiter's and flask-smorest's own commands (limits are in the README, the widget API's
+    # OpenAPI document is served at /api/openapi.json).
+    hidden_commands = frozenset({"limiter", "openapi"})
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in super().list_commands(ctx) if name not in self.hidden_commands]
@@ -94,16 +101,79 @@ class WordOfMouthGroup(FlaskGroup):
 @click.group(
     cls=WordOfMouthGroup,
     create_app=_create_app,
-    add_default_commands=True,
+    # Flask's run (--debug, --cert, the reloader), shell and routes are for developing Flask apps;
+    # our own run below says what it is for.
+    add_default_commands=False,
+    add_version_option=False,
     help="Word of Mouth: social learning for LTI 1.3 LMSs. Settings come from WOM_* "
     "environment variables (see the README).",
 )
+@click.version_option(package_name="wordofmouth", prog_name="wordofmouth", message="%(prog)s %(version)s")
 def main() -> None:
     """Entry point of the ``wordofmouth`` console script."""
 
 
 # Flask's generic options (--app, --env-file, --debug) make no sense for a packaged service.
 main.params = [param for param in main.params if param.name not in ("app", "env_file", "debug")]
+
+
+class _DevRequestHandler(WSGIRequestHandler):
+    """Werkzeug's request handler; a request line too long to read gets our page, not http.server's."""
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        if code != HTTPStatus.REQUEST_URI_TOO_LONG:
+            super().send_error(code, message, explain)
+            return
+        app = self.server.app  # type: ignore[attr-defined]
+        with app.test_request_context("/", environ_base={"REMOTE_ADDR": self.client_address[0]}):
+            response = app.preprocess_request()  # a request id, as for every answer
+            if response is None:
+                response = app.handle_user_exception(
+                    RequestURITooLarge(
+                        "The address is too long to read (over 64 KB). Go back and follow the link again; "
+                        "if it keeps happening, give your administrator the request id below."
+                    )
+                )
+            response = app.process_response(app.make_response(response))
+        self.log_error("request line too long (%s)", response.headers.get("X-Request-Id", "-"))
+        self.send_response(response.status_code)
+        for name, value in response.headers.items():
+            if name.lower() not in ("connection", "content-length"):
+                self.send_header(name, value)
+        body = response.get_data()
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+
+@main.command("run")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on; 0.0.0.0 listens on every interface."
+)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@with_appcontext
+def run(host: str, port: int) -> None:
+    """Serve Word of Mouth with the development server (one process, threads).
+
+    For trying it on your machine (`make run`); production runs gunicorn (see the README).
+    WOM_BASE_URL must be the address browsers and the LMS use to reach this server: launches
+    and the admin URLs are built from it, not from --host and --port.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    server = make_server(host, port, app, threaded=True, request_handler=_DevRequestHandler)
+    # The socket listens from here on: say so only now, so "open ..." is never a dead link.
+    base = get_settings(app).base_url
+    demo = dict((label, url) for label, url in admin_urls(app)).get("Demo LMS")
+    where = f"open {demo} (the demo LMS); admin URLs at {base}/" if demo else f"admin URLs at {base}/"
+    click.echo(f"Word of Mouth is up on {host}:{server.port}: {where}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 @main.group()
@@ -145,7 +215,17 @@ def current() -> None:
 @main.command()
 @with_appcontext
 def urls() -> None:
-    """Print every URL an LMS admin needs, built from WOM_BASE_URL."""
+    """Print every URL an LMS admin needs, built from WOM_BASE_URL (the demo LMS's with WOM_DEMO=1).
+
+    In a checkout, `make urls` prints what `make run` serves (same HOST, PORT and demo).
+    """
+    settings = get_settings(current_app)
+    if "WOM_BASE_URL" not in os.environ and settings.base_url == DEFAULT_BASE_URL:
+        click.echo(
+            f"note: WOM_BASE_URL is not set, so these use {DEFAULT_BASE_URL}; set it to the address the LMS "
+            "reaches (`make urls PORT=...` follows `make run PORT=...`)",
+            err=True,
+        )
     for label, url in admin_urls(current_app):
         click.echo(f"{label + ':':<60} {url}")
 

@@ -95,7 +95,9 @@ def batch(source: str, k: int, out: str, batch_size: int, shard: str, workers: i
     type=click.Path(exists=True, dir_okay=False),
     help="CSV with header learner,item,rating,timestamp,group.",
 )
-@click.option("--k", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--k", default=10, show_default=True, type=click.IntRange(min=1), help="Recommendations per learner scored (at K)."
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random 20% split.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def evaluate(source: str, k: int, seed: int, as_json: bool) -> None:
