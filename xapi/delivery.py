@@ -1,16 +1,22 @@
 """Delivering the outbox: the ``xapi-deliver`` worker job (``wordofmouth xapi deliver``).
 
-One run (:func:`deliver_once`) repeats, until nothing is due:
+One run (:func:`deliver_once`) reads the outbox in id order until nothing is due:
 
-1. **Claim** up to ``WOM_XAPI_BATCH_SIZE`` due rows in id order (status pending,
-   ``next_attempt_at`` reached, no live lease) of platforms that have an LRS, in one statement:
-   ``UPDATE ... SET claimed_until = now + lease WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)
-   RETURNING ...``. On PostgreSQL several workers claim side by side and never share a row; SQLite
-   runs the statement under its single writer lock, so claims are disjoint there too. The claim is
-   committed before any network call: no transaction is held open across HTTP.
+1. **Claim** up to ``WOM_XAPI_BATCH_SIZE`` due rows (status pending, ``next_attempt_at``
+   reached, no live lease) of platforms that have an LRS, in one statement:
+   ``UPDATE ... SET claimed_until = now + lease WHERE id IN (SELECT ... ORDER BY id LIMIT n
+   FOR UPDATE SKIP LOCKED) RETURNING ...``. On PostgreSQL several workers claim side by side and
+   never share a row; SQLite runs the statement under its single writer lock, so claims are
+   disjoint there too. The claim is committed before its batch is sent: no transaction is ever
+   open across an HTTP request. A run starts at the first claimable id (found through the
+   ``(status, next_attempt_at)`` index) and each claim reads on from the last id claimed, so a
+   claim costs the same however many delivered rows the table holds.
 2. **Send** each LRS's rows as one batch over that LRS's kept-alive client
-   (:mod:`xapi.transport`), the stored JSON texts byte for byte.
-3. **Record** the outcome with bulk UPDATEs by id, and commit:
+   (:mod:`xapi.transport`), the stored JSON texts byte for byte. One batch is on the wire at a
+   time (a sender thread), while this thread records the previous outcome and claims the next
+   batch: the database work hides behind the LRS's.
+3. **Record** the outcome with bulk UPDATEs by id (only rows still pending change), in the same
+   transaction as the next claim:
 
    - stored: ``delivered``;
    - the LRS already holds the id (409): ``delivered`` too (an identical resend is answered 200
@@ -19,13 +25,19 @@ One run (:func:`deliver_once`) repeats, until nothing is due:
      positions its answer points at (``statements.3.timestamp``) are sent alone first, otherwise
      the batch is halved (bisection). Only a statement refused on its own is ``failed``, with the
      LRS's reason; every other one is delivered;
-   - 5xx, timeouts, connection errors: the rows sent go back to ``pending`` with ``attempts + 1``
-     and ``next_attempt_at = now + backoff`` (:func:`backoff`: exponential, full jitter, capped
-     at 10 minutes, at least the LRS's ``Retry-After``); nothing more goes to that LRS in this run.
+   - 5xx, timeouts, connection errors (and wrong credentials or endpoint, see
+     :mod:`xapi.transport`): the rows sent go back to ``pending`` with ``attempts + 1`` and
+     ``next_attempt_at = now + backoff`` (:func:`backoff`: exponential, full jitter, capped at 10
+     minutes, at least the LRS's ``Retry-After``); nothing more goes to that LRS in this run.
 
 A worker killed at any moment leaves rows that are pending with a lease: when the lease expires
 (``WOM_XAPI_LEASE_SECONDS``, default 300 s) another run takes them again and resends the same
-JSON, which the LRS stores once. Nothing is lost and nothing is stored twice.
+JSON, which the LRS stores once. Nothing is lost and nothing is stored twice. For the same reason
+the loop's own commits on PostgreSQL do not wait for the WAL flush (:func:`_relax`).
+
+Order: rows are sent in id order, but a batch that must wait (backoff) can be overtaken by later
+ones. That is harmless: whether a statement is voided does not depend on which of it and its
+voiding statement arrived first (xAPI 1.0.3, part 2, 2.3.2; checked on the test LRS).
 
 ``claimed_until`` is also what erasure (:func:`xapi.outbox._erase`) reads as "may have reached
 the LRS": a row released after an attempt keeps a (past) ``claimed_until``; one never sent and a
@@ -43,11 +55,12 @@ import random
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import Text, case, cast, func, or_, select, update
+from sqlalchemy import ColumnElement, Text, case, cast, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from plugin.db import utcnow
@@ -116,20 +129,43 @@ class Claimed:
     document: bytes
 
 
+def _claimable(now: datetime, platform_ids: Sequence[int]) -> tuple[ColumnElement[bool], ...]:
+    return (
+        OutboxStatement.status == OutboxStatus.PENDING,
+        OutboxStatement.next_attempt_at <= now,
+        or_(OutboxStatement.claimed_until.is_(None), OutboxStatement.claimed_until <= now),
+        OutboxStatement.platform_id.in_(list(platform_ids)),
+    )
+
+
+def first_claimable_id(session: Session, now: datetime, platform_ids: Sequence[int]) -> int | None:
+    """The lowest id :func:`claim_due` would take now, or None: where a run starts reading.
+
+    Found through the ``(status, next_attempt_at)`` index (``id + 0`` keeps the planner off the
+    primary key, whose scan would walk every delivered row first), so the cost follows the number
+    of due rows, not the outbox's history.
+    """
+    if not platform_ids:
+        return None
+    return session.scalar(select(func.min(OutboxStatement.id + 0)).where(*_claimable(now, platform_ids)))
+
+
 def claim_due(
-    session: Session, now: datetime, platform_ids: Sequence[int], limit: int, lease: timedelta
+    session: Session,
+    now: datetime,
+    platform_ids: Sequence[int],
+    limit: int,
+    lease: timedelta,
+    after_id: int = 0,
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due rows of ``platform_ids`` in id order; the caller commits at once."""
+    """Lease up to ``limit`` due rows of ``platform_ids`` with ids above ``after_id``, in id order;
+    the caller commits at once. A run passes the last id it claimed as ``after_id``, so each
+    claim reads on from there along the primary key instead of from the oldest row."""
     if not platform_ids or limit <= 0:
         return []
     due = (
         select(OutboxStatement.id)
-        .where(
-            OutboxStatement.status == OutboxStatus.PENDING,
-            OutboxStatement.next_attempt_at <= now,
-            or_(OutboxStatement.claimed_until.is_(None), OutboxStatement.claimed_until <= now),
-            OutboxStatement.platform_id.in_(list(platform_ids)),
-        )
+        .where(OutboxStatement.id > after_id, *_claimable(now, platform_ids))
         .order_by(OutboxStatement.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -180,11 +216,11 @@ def send(client: LrsClient, rows: Sequence[Claimed], renew: Callable[[list[int]]
             result.delivered.extend(r.id for r in part)
         elif answer.outcome is Outcome.CONFLICT:
             named = set(answer.ids)
-            held = [r for r in part if r.statement_id.lower() in named]
-            if held or len(part) == 1:
-                held = held or part
+            held = [r for r in part if r.statement_id.lower() in named] or (part if len(part) == 1 else [])
+            if held:
                 result.conflicts.extend((r.id, answer.reason) for r in held)
-                rest = [r for r in part if r not in held]
+                held_ids = {r.id for r in held}
+                rest = [r for r in part if r.id not in held_ids]
                 if rest:
                     queue.appendleft(rest)
             else:
@@ -195,7 +231,8 @@ def send(client: LrsClient, rows: Sequence[Claimed], renew: Callable[[list[int]]
                 continue
             pointed = [part[i] for i in answer.positions if i < len(part)]
             if pointed and len(pointed) < len(part):
-                rest = [r for r in part if r not in pointed]
+                pointed_ids = {r.id for r in pointed}
+                rest = [r for r in part if r.id not in pointed_ids]
                 queue.extendleft(reversed([[r] for r in pointed] + [rest]))
             else:
                 queue.extendleft(reversed(_halves(part)))
@@ -279,41 +316,63 @@ def deliver_once(
     clients: dict[Lrs, LrsClient] = {}
     stopped: set[Lrs] = set()
     started = time.monotonic()
+    wire = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xapi-send")  # one batch on the wire at a time
+
+    def send_claim(claimed: list[Claimed]) -> list[tuple[Lrs, BatchResult]]:
+        """Runs on the wire thread: each LRS's rows of one claim, one LRS after the other."""
+        results = []
+        for lrs, rows in _by_lrs(claimed, routes).items():
+            client = clients.get(lrs) or clients.setdefault(lrs, LrsClient(lrs))
+            results.append((lrs, send(client, rows, renew=_renewer(app, lease))))
+        return results
+
+    def out_of_time() -> bool:
+        return budget is not None and time.monotonic() - started > budget.total_seconds()
+
     session: Session = app.extensions["wordofmouth.sessions"]()
     try:
         routes = {pid: lrs for pid, lrs in resolve_all(session, settings).items() if lrs is not None}
         session.commit()
-        while True:
-            open_ids = [pid for pid, lrs in routes.items() if lrs not in stopped]
-            claimed = claim_due(session, utcnow(), open_ids, size, lease)
+
+        def open_ids() -> list[int]:
+            return [pid for pid, lrs in routes.items() if lrs not in stopped]
+
+        # Each pass reads the outbox once in id order from the first claimable row; a row that became
+        # claimable behind the reading position meanwhile (an expired lease) is found by the next pass.
+        while not out_of_time():
+            _relax(session)
+            start = first_claimable_id(session, utcnow(), open_ids())
+            claimed = [] if start is None else claim_due(session, utcnow(), open_ids(), size, lease, start - 1)
             session.commit()
             if not claimed:
                 break
-            groups: dict[Lrs, list[Claimed]] = {}
-            for row in claimed:
-                groups.setdefault(routes[row.platform_id], []).append(row)
-            for lrs, rows in groups.items():
-                client = clients.get(lrs) or clients.setdefault(lrs, LrsClient(lrs))
-                result = send(client, rows, renew=_renewer(session, lease))
-                record(session, result, utcnow(), rng)
+            # Pipelined: while one claim is on the wire, the database work of the others is done
+            # here (record the previous outcome, claim the next batch), each in one transaction
+            # committed before that batch is sent; no transaction is open across a request.
+            on_wire = wire.submit(send_claim, claimed)
+            after = claimed[-1].id
+            while on_wire is not None:
+                _relax(session)
+                upcoming = [] if out_of_time() else claim_due(session, utcnow(), open_ids(), size, lease, after)
                 session.commit()
-                counts["batches"] += result.posts
-                counts["delivered"] += len(result.delivered) + len(result.conflicts)
-                counts["failed"] += len(result.failed)
-                counts["deferred"] += len(result.deferred)
-                for row_id, reason in result.failed:
-                    log.warning("xapi: %s refused outbox row %s: %s", lrs.endpoint, row_id, reason)
-                if result.retry is not None:
-                    stopped.add(lrs)
-                    log.warning(
-                        "xapi: %s unavailable, %d statement(s) retried later: %s",
-                        lrs.endpoint,
-                        len(result.deferred),
-                        result.retry.reason,
-                    )
-            if budget is not None and time.monotonic() - started > budget.total_seconds():
-                break
+                results = on_wire.result()
+                for lrs, result in results:
+                    if result.retry is not None:
+                        stopped.add(lrs)
+                held_back = [row for row in upcoming if routes[row.platform_id] in stopped]
+                upcoming = [row for row in upcoming if routes[row.platform_id] not in stopped]
+                on_wire = wire.submit(send_claim, upcoming) if upcoming else None
+                if upcoming:
+                    after = upcoming[-1].id
+                _relax(session)
+                for lrs, result in results:
+                    record(session, result, utcnow(), rng)
+                    _count(counts, lrs, result)
+                if held_back:
+                    record(session, BatchResult(unsent=[row.id for row in held_back]), utcnow(), rng)
+                session.commit()
     finally:
+        wire.shutdown(wait=True)
         session.rollback()
         session.close()
         for client in clients.values():
@@ -321,21 +380,59 @@ def deliver_once(
     return dict(counts)
 
 
-def _renewer(session: Session, lease: timedelta) -> Callable[[list[int]], None]:
-    """Extend the lease of rows still to send when half of it has passed (a long bisection)."""
+def _by_lrs(claimed: list[Claimed], routes: dict[int, Lrs]) -> dict[Lrs, list[Claimed]]:
+    groups: dict[Lrs, list[Claimed]] = {}
+    for row in claimed:
+        groups.setdefault(routes[row.platform_id], []).append(row)
+    return groups
+
+
+def _count(counts: Counter[str], lrs: Lrs, result: BatchResult) -> None:
+    counts["batches"] += result.posts
+    counts["delivered"] += len(result.delivered) + len(result.conflicts)
+    counts["failed"] += len(result.failed)
+    counts["deferred"] += len(result.deferred)
+    for row_id, reason in result.failed:
+        log.warning("xapi: %s refused outbox row %s: %s", lrs.endpoint, row_id, reason)
+    if result.retry is not None:
+        log.warning(
+            "xapi: %s unavailable, %d statement(s) retried later: %s",
+            lrs.endpoint,
+            len(result.deferred),
+            result.retry.reason,
+        )
+
+
+def _relax(session: Session) -> None:
+    """On PostgreSQL, this transaction's commit does not wait for the WAL flush.
+
+    Safe here because every write of the delivery loop is idempotent bookkeeping: a claim, a
+    delivered/failed mark or a backoff lost in a database crash only means a statement is sent
+    again, which the LRS stores once. Visibility to other workers is unchanged (only durability
+    is relaxed), so SKIP LOCKED and the leases work as before. The outbox rows themselves are
+    written by the learners' requests with ordinary commits.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+def _renewer(app: Flask, lease: timedelta) -> Callable[[list[int]], None]:
+    """Extend the lease of rows still to send when half of it has passed (a long bisection), in
+    a short transaction of its own."""
     taken = utcnow()
 
     def renew(ids: list[int]) -> None:
         nonlocal taken
         now = utcnow()
         if ids and now - taken > lease / 2:
-            session.execute(
-                update(OutboxStatement)
-                .where(OutboxStatement.id.in_(ids), OutboxStatement.status == OutboxStatus.PENDING)
-                .values(claimed_until=now + lease)
-                .execution_options(synchronize_session=False)
-            )
-            session.commit()
+            with app.extensions["wordofmouth.sessions"]() as session:
+                session.execute(
+                    update(OutboxStatement)
+                    .where(OutboxStatement.id.in_(ids), OutboxStatement.status == OutboxStatus.PENDING)
+                    .values(claimed_until=now + lease)
+                    .execution_options(synchronize_session=False)
+                )
+                session.commit()
             taken = now
 
     return renew
@@ -444,4 +541,5 @@ def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
 def init_app(app: Flask) -> None:
     """Register the ``xapi-deliver`` job, run every ``WOM_XAPI_DELIVER_SECONDS``."""
     settings = get_settings(app)
+    lease_from(settings)  # a bad WOM_XAPI_LEASE_SECONDS stops the start, not every run
     register_job(app, JOB_NAME, job, every=timedelta(seconds=settings.xapi_deliver_seconds))

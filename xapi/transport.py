@@ -67,6 +67,7 @@ _UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{
 _ALREADY = re.compile(r"already (exist|stored|present)|conflict", re.IGNORECASE)
 _POSITION = re.compile(r"statements?[.\[/](\d+)")
 _TAG = re.compile(r"<[^>]+>")
+_NOT_SHOWN = re.compile(r"<(head|script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
 
 class Outcome(enum.StrEnum):
@@ -220,7 +221,7 @@ class LrsClient:
         if not words and content:
             text = content[: REASON_MAX_LENGTH * 4].decode("utf-8", errors="replace")
             if "html" in content_type.lower():
-                text = _TAG.sub(" ", text)
+                text = _TAG.sub(" ", _NOT_SHOWN.sub(" ", text))
             words = [text]
         detail = " ".join("; ".join(w for w in words if w).split())
         reason = f"{status} {phrase}" + (f": {detail}" if detail else "")
