@@ -32,6 +32,7 @@ from lti.validation import (
 )
 from plugin.errors import ForbiddenError
 from plugin.framing import learn_launch_origin, serve_platform
+from plugin.problems import problem
 from plugin.services import launches, login_states, platforms, tool_keys
 from plugin.services.launches import WIDGET_KINDS, WIDGET_TITLES
 from plugin.web import db_session, external_url, get_settings
@@ -282,3 +283,17 @@ def jwks() -> Response:
 def app_window() -> str:
     """The launched page in a window of its own; the token travels in the URL fragment."""
     return render_template("lti/app_window.html")
+
+
+@bp.get("/lti/launch")
+def launch_address() -> Response:
+    """Someone opened the launch URL in a browser (the home page lists it): say what it is for."""
+    response = problem(
+        405,
+        "This is the LTI launch address",
+        "Your LMS sends people here itself, with a signed launch, when they open Word of Mouth from a course; "
+        "opening it directly does nothing. Give it to your LMS as the tool's redirect URI and target link URI, "
+        "then open Word of Mouth from a course page.",
+    )
+    response.headers["Allow"] = "POST"
+    return response

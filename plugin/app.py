@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request, send_from_directory
 from flask_babel import gettext
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -24,7 +24,7 @@ from plugin import i18n
 from plugin.db import DatabaseTimeouts, make_engine, make_session_factory
 from plugin.errors import DomainError
 from plugin.framing import add_frame_ancestors
-from plugin.problems import problem
+from plugin.problems import problem, styled_gunicorn_errors
 from plugin.settings import Settings, load_settings
 from plugin.web import CONTENT_SECURITY_POLICY, external_url, get_settings
 
@@ -195,19 +195,35 @@ def _register_error_handlers(app: Flask) -> None:
 
 
 def _register_core_views(app: Flask) -> None:
-    @app.get("/healthz")
-    def healthz() -> tuple[Response, int]:
+    def database_reachable() -> bool:
         try:
             with app.extensions["wordofmouth.engine"].connect() as connection:
                 connection.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
             log.warning("health check: database unreachable: %s", exc.__class__.__name__)
+            return False
+        return True
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        if not database_reachable():
             return jsonify(status="unavailable", database="unreachable"), 503
         return jsonify(status="ok", database="ok"), 200
 
     @app.get("/")
-    def index() -> str:
-        return render_template("index.html", settings=get_settings(app), admin_urls=admin_urls(app))
+    def index() -> tuple[str, int]:
+        # The same check as /healthz: the page never says "running" while the service cannot serve.
+        reachable = database_reachable()
+        page = render_template(
+            "index.html", settings=get_settings(app), admin_urls=admin_urls(app), database_reachable=reachable
+        )
+        return page, 200 if reachable else 503
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return send_from_directory(
+            app.static_folder or "static", "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400
+        )
 
 
 ADMIN_ENDPOINTS: list[tuple[str, str]] = [
@@ -311,4 +327,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_core_views(app)
     _register_adapters(app)
     _register_jobs(app, settings)
+    styled_gunicorn_errors(app)
     return app

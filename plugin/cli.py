@@ -21,6 +21,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from plugin import migrate
 from plugin.app import admin_urls, create_app
 from plugin.errors import ConfigurationError
+from plugin.problems import ADDRESS_TOO_LONG, answer_outside_app
 from plugin.recommend.cli import recommend
 from plugin.settings import load_settings
 from plugin.web import get_settings
@@ -125,17 +126,8 @@ class _DevRequestHandler(WSGIRequestHandler):
             super().send_error(code, message, explain)
             return
         app = self.server.app  # type: ignore[attr-defined]
-        with app.test_request_context("/", environ_base={"REMOTE_ADDR": self.client_address[0]}):
-            response = app.preprocess_request()  # a request id, as for every answer
-            if response is None:
-                response = app.handle_user_exception(
-                    RequestURITooLarge(
-                        "The address is too long to read (over 64 KB). Go back and follow the link again; "
-                        "if it keeps happening, give your administrator the request id below."
-                    )
-                )
-            response = app.process_response(app.make_response(response))
-        self.log_error("request line too long (%s)", response.headers.get("X-Request-Id", "-"))
+        response = answer_outside_app(app, RequestURITooLarge(ADDRESS_TOO_LONG), self.client_address[0])
+        self.log_error("request line too long (request id %s)", response.headers.get("X-Request-Id", "-"))
         self.send_response(response.status_code)
         for name, value in response.headers.items():
             if name.lower() not in ("connection", "content-length"):
