@@ -9,6 +9,7 @@ import logging
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
 
 from lti.context import LaunchContext
 from lti.deep_linking import WIDGET_SETTINGS, ResponseDeepLink, parse_choices, resource_for
@@ -40,6 +41,11 @@ from plugin.web import db_session, external_url, get_settings
 log = logging.getLogger("wordofmouth.lti")
 bp = Blueprint("lti", __name__, template_folder="templates", static_folder="static", static_url_path="/lti/static")
 BINDING_COOKIE_PREFIX = "wom_lti_"
+
+
+def binding_cookie_path() -> str:
+    """``/lti`` under the app's root: sent with logins (which expire old ones) and launches (which read one)."""
+    return url_for("lti.launch").rsplit("/", 1)[0]
 
 
 def key_sets() -> PlatformKeySets:
@@ -110,17 +116,43 @@ def login() -> Response:
         query["lti_message_hint"] = params["lti_message_hint"]
     separator = "&" if "?" in platform.auth_login_url else "?"
     response = redirect(f"{platform.auth_login_url}{separator}{urlencode(query)}", code=302)
+    # A browser keeps the cookies of its newest pending logins only (login_states.LOGIN_COOKIES_KEPT),
+    # so unused logins cannot grow every later request's Cookie header past the server's limit.
+    prefix = BINDING_COOKIE_PREFIX
+    held = [name.removeprefix(prefix) for name in request.cookies if name.startswith(prefix)]
+    for stale in login_states.stale_bindings(session, held, keep=login_states.LOGIN_COOKIES_KEPT - 1):
+        response.delete_cookie(
+            BINDING_COOKIE_PREFIX + stale, path=binding_cookie_path(), secure=True, samesite="None", partitioned=True
+        )
     response.set_cookie(
         BINDING_COOKIE_PREFIX + issued.state,
         issued.binding,
         max_age=int(login_states.LOGIN_STATE_LIFETIME.total_seconds()),
-        path=url_for("lti.launch"),
+        path=binding_cookie_path(),
         secure=True,
         httponly=True,
         samesite="None",
         partitioned=True,
     )
     return response
+
+
+@bp.record_once  # after login's route: the view registered by it is the one wrapped here
+def _limit_logins(state: BlueprintSetupState) -> None:
+    """Each login writes a row kept ~20 minutes: logins per client address are limited on their own
+    (``WOM_RATE_LIMIT_LOGIN``), on top of the ``/lti/*`` limit. Counted per process unless
+    ``WOM_RATE_LIMIT_STORAGE_URL`` names a shared store (Redis: the production setting)."""
+    settings = get_settings(state.app)
+    if settings.rate_limit_login != "off":
+        limit = state.app.extensions["wordofmouth.limiter"].limit(
+            settings.rate_limit_login, override_defaults=False, scope="lti-login"
+        )
+        state.app.view_functions["lti.login"] = limit(state.app.view_functions["lti.login"])
+    if settings.is_production and settings.rate_limit_storage_url.startswith("memory://"):
+        log.warning(
+            "rate limits are counted per process (WOM_RATE_LIMIT_STORAGE_URL=memory://): with N workers an address "
+            "gets N times its limit; set WOM_RATE_LIMIT_STORAGE_URL=redis://host:6379 in production"
+        )
 
 
 @bp.post("/lti/launch")
@@ -149,7 +181,7 @@ def launch() -> Response | str:
     response.headers["Cache-Control"] = "no-store"  # the page holds a bearer token
     if state:
         response.delete_cookie(
-            BINDING_COOKIE_PREFIX + state, path=url_for("lti.launch"), secure=True, samesite="None", partitioned=True
+            BINDING_COOKIE_PREFIX + state, path=binding_cookie_path(), secure=True, samesite="None", partitioned=True
         )
     return response
 

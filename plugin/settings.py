@@ -41,6 +41,7 @@ class Settings:
     rate_limit_lti: str = "300 per minute"
     rate_limit_api: str = "600 per minute"
     rate_limit_writes: str = "30 per minute; 500 per day"
+    rate_limit_login: str = "120 per minute; 1200 per hour"
     rate_limit_storage_url: str = "memory://"
     trusted_proxies: int = 0
     roster_sync_hours: int = 6
@@ -233,6 +234,9 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         rate_limit_api=_rate_limit("WOM_RATE_LIMIT_API", layered.get("WOM_RATE_LIMIT_API", "600 per minute")),
         rate_limit_writes=_rate_limit(
             "WOM_RATE_LIMIT_WRITES", layered.get("WOM_RATE_LIMIT_WRITES", "30 per minute; 500 per day")
+        ),
+        rate_limit_login=_rate_limit(
+            "WOM_RATE_LIMIT_LOGIN", layered.get("WOM_RATE_LIMIT_LOGIN", "120 per minute; 1200 per hour")
         ),
         rate_limit_storage_url=layered.get("WOM_RATE_LIMIT_STORAGE_URL", "memory://").strip(),
         trusted_proxies=_as_count("WOM_TRUSTED_PROXIES", layered.get("WOM_TRUSTED_PROXIES", "0")),

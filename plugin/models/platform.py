@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from plugin.db import Base, UTCDateTime, string_enum, utcnow
@@ -91,10 +91,20 @@ class KeyStatus(enum.StrEnum):
     RETIRED = "retired"
 
 
+def _one_key_of_status(status: KeyStatus) -> Index:
+    """A partial unique index: at most one key of ``status`` (PostgreSQL and SQLite alike)."""
+    where = text(f"status = '{status.value}'")
+    return Index(f"uq_tool_key_one_{status.value}", "status", unique=True, postgresql_where=where, sqlite_where=where)
+
+
 class ToolKey(Base):
-    """An RSA key of the tool itself. Not tenant data: every platform sees the same key set."""
+    """An RSA key of the tool itself. Not tenant data: every platform sees the same key set.
+
+    Exactly one ``active`` and one ``next`` key: the database refuses a second one.
+    """
 
     __tablename__ = "tool_key"
+    __table_args__ = (_one_key_of_status(KeyStatus.ACTIVE), _one_key_of_status(KeyStatus.NEXT))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kid: Mapped[str] = mapped_column(String(64), unique=True)

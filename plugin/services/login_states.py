@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,6 +16,10 @@ from plugin.db import utcnow
 from plugin.models import LoginState
 
 LOGIN_STATE_LIFETIME = timedelta(minutes=10)
+# Login cookies one browser keeps (the newest pending logins): each is ~100 bytes of every launch's
+# Cookie header, and ~84 unused logins made the next launch fail with 431 (headers too large).
+LOGIN_COOKIES_KEPT = 10
+STATE_MAX_LENGTH = 64  # LoginState.state's column; longer names in cookies are not ours
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,30 @@ def consume_login(
     if claimed.rowcount != 1:
         raise StateRefusedError("this launch was already used (a reload or a replay); start it again from the LMS")
     return bound
+
+
+def stale_bindings(
+    session: Session, states: Iterable[str], keep: int = LOGIN_COOKIES_KEPT, now: datetime | None = None
+) -> list[str]:
+    """Of the states a browser holds login cookies for, those whose cookie should be expired now.
+
+    Kept: the ``keep`` newest logins that can still be launched (issued, unused, unexpired). Every
+    other cookie goes: older pending logins, used or expired ones, and names we never issued. One
+    look-up by the unique ``state`` index, for at most the few dozen cookies a request can carry.
+    """
+    now = now or utcnow()
+    states = list(dict.fromkeys(states))
+    candidates = [s for s in states if 0 < len(s) <= STATE_MAX_LENGTH]
+    pending: list[tuple[datetime, int, str]] = []
+    if candidates and keep > 0:
+        rows = session.execute(
+            select(LoginState.created_at, LoginState.id, LoginState.state).where(
+                LoginState.state.in_(candidates), LoginState.used_at.is_(None), LoginState.expires_at > now
+            )
+        ).all()
+        pending = sorted(((r.created_at, r.id, r.state) for r in rows), reverse=True)
+    kept = {state for _, _, state in pending[:keep]}
+    return [s for s in states if s not in kept]
 
 
 def purge_expired(session: Session, now: datetime | None = None) -> int:

@@ -3,18 +3,28 @@
 A key is published in the JWKS as ``next`` before it signs anything, so platforms that cache our
 key set already know it when it becomes ``active``. After a rotation the old key is ``retired``
 but stays published for a grace period, so a message it signed moments ago still verifies.
+
+There is exactly one ``active`` and one ``next`` key, always: two partial unique indexes
+(``uq_tool_key_one_active``, ``uq_tool_key_one_next``) refuse a second one on both backends, and
+the keys are made on first use by inserting under that constraint. Of several processes racing
+to make them (sixteen first requests to ``/lti/jwks``), one makes them and the others wait for it
+and read its keys: on PostgreSQL the maker holds a transaction advisory lock that the others only
+try; on SQLite each racer checks and inserts inside ``BEGIN IMMEDIATE``. Should two inserts still
+meet, the index refuses one, whose savepoint is rolled back before it reads the winner's key.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto.jwk import JWK
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from plugin.db import utcnow
@@ -46,12 +56,76 @@ def _keys(session: Session, status: KeyStatus) -> list[ToolKey]:
     return list(session.scalars(select(ToolKey).where(ToolKey.status == status).order_by(ToolKey.id)))
 
 
+KEY_CREATION_LOCK = 0x574F4D4B  # "WOMK": PostgreSQL advisory lock id of the transaction making the keys
+KEY_CREATION_WAIT = 10.0  # seconds a racer waits for another transaction to make the keys
+
+
+def _create(session: Session, status: KeyStatus) -> None:
+    """Insert a key of ``status`` unless another transaction got there first (the unique index says)."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        _create_sqlite(session, status)
+        return
+    try:
+        with session.begin_nested():
+            session.add(_new_key(status))
+    except IntegrityError:
+        pass  # another process made it: the caller reads it
+
+
+def _missing(session: Session) -> list[KeyStatus]:
+    return [status for status in (KeyStatus.ACTIVE, KeyStatus.NEXT) if not _keys(session, status)]
+
+
+def _wait_for_maker(session: Session) -> list[KeyStatus]:
+    """PostgreSQL: one transaction makes the keys (it holds a transaction advisory lock); the
+    others wait for its commit instead of each making RSA keys only to lose the insert, and
+    without holding that lock themselves for the rest of their request. Returns what is still
+    missing (the maker's, or ours to make after waiting too long: the unique index still decides).
+    """
+    if session.scalar(select(func.pg_try_advisory_xact_lock(KEY_CREATION_LOCK))):
+        return _missing(session)
+    deadline = time.monotonic() + KEY_CREATION_WAIT
+    while (missing := _missing(session)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return missing
+
+
+def _create_sqlite(session: Session, status: KeyStatus) -> None:
+    """SQLite, no transaction open: make the key in a short transaction that takes the write lock first.
+
+    A deferred transaction that lost the race would keep its lock after the failed insert and
+    deadlock the others ("database is locked"); ``BEGIN IMMEDIATE`` makes racers queue instead.
+    It runs on the session's own connection (a second connection per request could exhaust the
+    pool), and ends before this returns, so the caller's unit of work is untouched.
+    """
+    connection = session.connection()
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    try:
+        if connection.scalar(select(ToolKey.id).where(ToolKey.status == status).limit(1)) is None:
+            key = _new_key(status)
+            connection.execute(
+                ToolKey.__table__.insert().values(
+                    kid=key.kid,
+                    private_key_pem=key.private_key_pem,
+                    status=key.status,
+                    created_at=utcnow(),
+                    activated_at=key.activated_at,
+                )
+            )
+    except BaseException:
+        connection.exec_driver_sql("ROLLBACK")
+        raise
+    connection.exec_driver_sql("COMMIT")
+
+
 def ensure_keys(session: Session) -> None:
-    """Make the active and the next key on first use."""
-    if not _keys(session, KeyStatus.ACTIVE):
-        session.add(_new_key(KeyStatus.ACTIVE))
-    if not _keys(session, KeyStatus.NEXT):
-        session.add(_new_key(KeyStatus.NEXT))
+    """Make the active and the next key on first use (at most one of each, whoever races)."""
+    missing = _missing(session)
+    if missing and session.connection().dialect.name == "postgresql":
+        missing = _wait_for_maker(session)
+    for status in missing:
+        _create(session, status)
     session.flush()
 
 
@@ -68,12 +142,21 @@ def rotate(session: Session, now: datetime | None = None) -> tuple[str, str]:
     """
     now = now or utcnow()
     ensure_keys(session)
-    for old in _keys(session, KeyStatus.ACTIVE):
-        old.status = KeyStatus.RETIRED
-        old.retired_at = now
-    promoted = _keys(session, KeyStatus.NEXT)[0]
+    # Lock both rows (PostgreSQL), so two rotations at once take turns instead of colliding.
+    current = {
+        key.status: key
+        for key in session.scalars(
+            select(ToolKey).where(ToolKey.status.in_((KeyStatus.ACTIVE, KeyStatus.NEXT))).with_for_update()
+        )
+    }
+    old, promoted = current[KeyStatus.ACTIVE], current[KeyStatus.NEXT]
+    # One step at a time: the unique indexes are checked row by row.
+    old.status = KeyStatus.RETIRED
+    old.retired_at = now
+    session.flush()
     promoted.status = KeyStatus.ACTIVE
     promoted.activated_at = now
+    session.flush()
     upcoming = _new_key(KeyStatus.NEXT)
     session.add(upcoming)
     session.flush()

@@ -122,7 +122,7 @@ def test_login_sets_a_partitioned_binding_cookie(tool: Tool, lms: LmsPlatform, b
     response = lms.post_login(browser, tool.url, client_id=lms.client_id)
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith("wom_lti_")
-    for attribute in ("Secure", "HttpOnly", "SameSite=None", "Partitioned", "Path=/lti/launch"):
+    for attribute in ("Secure", "HttpOnly", "SameSite=None", "Partitioned", "Path=/lti;"):
         assert attribute in cookie
 
 

@@ -1,0 +1,51 @@
+"""LTI hardening (issue 9): exactly one active and one next tool key.
+
+Databases that raced before this revision may hold several active and next keys. The newest
+active key (the one that signed) stays active and the lowest next key (the one a rotation would
+have promoted) stays next; the others are retired now, so they stay published for the grace
+period and then drop out of the key set.
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-11-30
+"""
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0008'
+down_revision: str | None = '0007'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+tool_key = sa.table(
+    'tool_key',
+    sa.column('id', sa.Integer()),
+    sa.column('status', sa.String()),
+    sa.column('retired_at', sa.DateTime(timezone=True)),
+)
+
+
+def _retire_all_but(status: str, keep: sa.ColumnElement) -> None:
+    keep_id = sa.select(keep).where(tool_key.c.status == status).scalar_subquery()
+    op.execute(
+        tool_key.update()
+        .where(tool_key.c.status == status, tool_key.c.id != keep_id)
+        .values(status='retired', retired_at=datetime.now(UTC))
+    )
+
+
+def upgrade() -> None:
+    _retire_all_but('active', sa.func.max(tool_key.c.id))
+    _retire_all_but('next', sa.func.min(tool_key.c.id))
+    with op.batch_alter_table('tool_key', schema=None) as batch_op:
+        batch_op.create_index('uq_tool_key_one_active', ['status'], unique=True, postgresql_where=sa.text("status = 'active'"), sqlite_where=sa.text("status = 'active'"))
+        batch_op.create_index('uq_tool_key_one_next', ['status'], unique=True, postgresql_where=sa.text("status = 'next'"), sqlite_where=sa.text("status = 'next'"))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('tool_key', schema=None) as batch_op:
+        batch_op.drop_index('uq_tool_key_one_next', postgresql_where=sa.text("status = 'next'"), sqlite_where=sa.text("status = 'next'"))
+        batch_op.drop_index('uq_tool_key_one_active', postgresql_where=sa.text("status = 'active'"), sqlite_where=sa.text("status = 'active'"))
