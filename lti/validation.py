@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from lti import claims
 from lti.context import LaunchContext
-from lti.errors import LaunchError
+from lti.errors import FROM_COURSE, NOT_COMPLETED, RELOAD, LaunchError
 from lti.keysets import KeySetError, PlatformKeySets
 from plugin.models import Platform
 from plugin.services import launches, login_states, platforms
@@ -181,6 +181,7 @@ def _verify_signature(id_token: str, kid: str, platform: Platform, key_sets: Pla
             "the id_token has expired",
             "Start the launch again; if it keeps happening, check the LMS server's clock.",
             status=401,
+            advice=RELOAD,
         ).about(**context) from exc
     except jwt.ImmatureSignatureError as exc:
         raise LaunchError(
@@ -284,10 +285,14 @@ def validate_launch(
     """Check a posted launch end to end and consume its login state; raise :class:`LaunchError`."""
     if not request.id_token:
         raise LaunchError(
-            "the launch carries no id_token", "Launches must be form posts from the LMS, not visits to this address."
+            "the launch carries no id_token",
+            "Launches must be form posts from the LMS, not visits to this address.",
+            advice=FROM_COURSE,
         )
     if not request.state:
-        raise LaunchError("the launch carries no state", "Launches must start with a login at this tool.")
+        raise LaunchError(
+            "the launch carries no state", "Launches must start with a login at this tool.", advice=FROM_COURSE
+        )
     header, unverified = _unverified(request.id_token)
     kid = _check_header(header)
     platform = find_registration(session, unverified)
@@ -313,9 +318,10 @@ def validate_launch(
     except login_states.StateRefusedError as exc:
         raise LaunchError(
             str(exc),
-            "Reload the course page in the LMS to start a new launch.",
+            "The learner's launch expired or its login state was used already; a reload starts a new one.",
             status=401,
-            title="This launch could not be completed",
+            title=NOT_COMPLETED,
+            advice=RELOAD,
         ).about(**context) from exc
 
     ctx = body.get(claims.CONTEXT) or {}

@@ -13,7 +13,7 @@ from flask.blueprints import BlueprintSetupState
 
 from lti.context import LaunchContext
 from lti.deep_linking import WIDGET_SETTINGS, ResponseDeepLink, parse_choices, resource_for
-from lti.errors import LaunchError
+from lti.errors import ASK_INSTRUCTOR, FROM_COURSE, NOT_ALLOWED, LaunchError
 from lti.keysets import PlatformKeySets
 from lti.launch import to_launch_record
 from lti.tokens import (
@@ -54,18 +54,20 @@ def key_sets() -> PlatformKeySets:
 
 @bp.errorhandler(LaunchError)
 def launch_refused(exc: LaunchError) -> tuple[str, int]:
+    # The admin's fix (``hint``, often a command) goes to this log line, never to the learner's page.
     log.warning(
-        "LTI %s refused: %s [%s]",
+        "LTI %s refused: %s [%s] fix: %s",
         request.endpoint,
         exc.detail,
         " ".join(f"{k}={v}" for k, v in sorted(exc.context.items())) or "no registration",
+        exc.hint or "see docs/lti.md",
     )
     return (
         render_template(
             "lti/refused.html",
             title=exc.title,
             detail=exc.detail,
-            hint=exc.hint,
+            advice=exc.advice,
             status=exc.status,
             request_id=g.get("request_id"),
         ),
@@ -87,6 +89,7 @@ def login() -> Response:
         raise LaunchError(
             f"the login request lacks {', '.join(missing)}",
             "This address is for the LMS to start a launch; open the tool from a course instead.",
+            advice=FROM_COURSE,
         )
     client_id = (params.get("client_id") or "").strip() or None
     session = db_session()
@@ -218,7 +221,8 @@ def _deep_linking_picker(ctx: LaunchContext, error: str | None = None) -> tuple[
             "only instructors and administrators can place Word of Mouth widgets",
             "Ask an instructor of this course to add the widgets.",
             status=403,
-            title="Not allowed",
+            title=NOT_ALLOWED,
+            advice=ASK_INSTRUCTOR,
         ).about(issuer=ctx.issuer, client_id=ctx.client_id, deployment_id=ctx.deployment_id)
     dl = ctx.deep_linking_settings or {}
     accept_multiple = str(dl.get("accept_multiple", "true")).lower() != "false"
