@@ -49,6 +49,7 @@ def extras() -> dict[str, Requirement]:
     return found
 
 
+@cache
 def top_level_imports() -> dict[str, list[str]]:
     """Top-level module names imported by the shipped packages (absolute imports), with where."""
     found: dict[str, list[str]] = {}
@@ -73,9 +74,14 @@ def test_the_scan_sees_the_imports_that_were_missing() -> None:
     assert {"jwt", "jwcrypto", "cryptography", "itsdangerous", "flask", "sqlalchemy"} <= set(top_level_imports())
 
 
+@cache
+def distributions_of() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
 @pytest.mark.parametrize("module", sorted(top_level_imports()))
 def test_every_imported_package_is_declared(module: str) -> None:
-    distributions = importlib.metadata.packages_distributions().get(module)
+    distributions = distributions_of().get(module)
     where = top_level_imports()[module][0]
     assert distributions, f"{module} (imported in {where}) is not installed by any distribution"
     declared = {canonicalize_name(d) for d in distributions} & set(install_requires())
