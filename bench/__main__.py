@@ -15,3 +15,9 @@ if __name__ == "__main__":
         held_lock.run()
     else:
         print(f"held lock: skipped, PostgreSQL at {held_lock.database_url()} does not answer: {problem}")
+    from bench import launch_load  # full LTI launches at 20 concurrent browsers, next to /healthz
+
+    if (problem := launch_load.postgres_problem()) is None:
+        launch_load.run()
+    else:
+        print(f"launches under load: skipped, PostgreSQL at {launch_load.database_url()} does not answer: {problem}")
