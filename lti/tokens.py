@@ -4,6 +4,10 @@ The launch page hands the widgets a bearer token (platform, deployment, learner,
 placement, roles); the widget API accepts nothing else, so no cookie is needed inside the LMS
 iframe. The deep linking picker carries its own token in the form, which is also its CSRF
 protection: only the page we rendered for a validated launch has it.
+
+A token names its tenant by the platform's ``uid`` as well as its id: ids are reused on SQLite
+after ``platform remove``, uids never are, so a token of a removed registration is refused (401)
+instead of reading whichever platform got its id next.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from dataclasses import asdict, dataclass
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
 
 from plugin.errors import DomainError, ForbiddenError
-from plugin.web import get_settings
+from plugin.models import Platform
+from plugin.web import db_session, get_settings
 
 WIDGET_TOKEN_SECONDS = 2 * 60 * 60
 DEEP_LINKING_TOKEN_SECONDS = 60 * 60
@@ -47,6 +53,16 @@ class WidgetGrant:
     roles: tuple[str, ...]
     staff: bool
     locale: str | None = None
+    platform_uid: str = ""  # filled in by issue_widget_token: the tenant, never reused
+
+
+def platform_uid(platform_id: int) -> str | None:
+    """The never-reused uid of the platform that now has ``platform_id`` (None: no such platform)."""
+    query = select(Platform.uid).where(Platform.id == platform_id)
+    if has_request_context():
+        return db_session().scalar(query)
+    with current_app.extensions["wordofmouth.sessions"]() as session:  # scripts, tests: no request
+        return session.scalar(query)
 
 
 def _serializer(salt: str) -> URLSafeTimedSerializer:
@@ -54,7 +70,9 @@ def _serializer(salt: str) -> URLSafeTimedSerializer:
 
 
 def issue_widget_token(grant: WidgetGrant) -> str:
-    return _serializer("wom-widget-token").dumps(asdict(grant))
+    data = asdict(grant)
+    data["platform_uid"] = grant.platform_uid or platform_uid(grant.platform_id) or ""
+    return _serializer("wom-widget-token").dumps(data)
 
 
 def read_widget_token(token: str, max_age: int = WIDGET_TOKEN_SECONDS) -> WidgetGrant:
@@ -68,6 +86,14 @@ def read_widget_token(token: str, max_age: int = WIDGET_TOKEN_SECONDS) -> Widget
     return WidgetGrant(**data)
 
 
+def check_tenant(grant: WidgetGrant) -> None:
+    """Refuse a grant whose platform was removed (its id may now name another platform)."""
+    if not grant.platform_uid or platform_uid(grant.platform_id) != grant.platform_uid:
+        raise NotAuthorizedError(
+            "This access token is for an LMS registration that no longer exists. Reload the page to continue."
+        )
+
+
 def require_widget_token(view: Callable[P, R]) -> Callable[P, R]:
     """Accept only requests with ``Authorization: Bearer <widget token>``; sets ``g.grant``."""
 
@@ -78,6 +104,7 @@ def require_widget_token(view: Callable[P, R]) -> Callable[P, R]:
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedError("This API needs the bearer token handed out at launch.")
         g.grant = read_widget_token(token.strip())
+        check_tenant(g.grant)
         g.locale = g.grant.locale  # answers in the learner's LMS language (plugin/i18n.py)
         return view(*args, **kwargs)
 

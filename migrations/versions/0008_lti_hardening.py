@@ -1,4 +1,5 @@
-"""LTI hardening (issue 9): exactly one active and one next tool key.
+"""LTI hardening (issue 9): exactly one active and one next tool key; platforms get a uid that
+widget and picker tokens name them by (ids are reused on SQLite, uids never).
 
 Databases that raced before this revision may hold several active and next keys. The newest
 active key (the one that signed) stays active and the lowest next key (the one a rotation would
@@ -9,6 +10,7 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-30
 """
+import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -37,7 +39,22 @@ def _retire_all_but(status: str, keep: sa.ColumnElement) -> None:
     )
 
 
+platform = sa.table('platform', sa.column('id', sa.Integer()), sa.column('uid', sa.String()))
+
+
+def _add_platform_uid() -> None:
+    with op.batch_alter_table('platform', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('uid', sa.String(length=32), nullable=True))
+    connection = op.get_bind()
+    for (platform_id,) in connection.execute(sa.select(platform.c.id)).all():
+        connection.execute(platform.update().where(platform.c.id == platform_id).values(uid=secrets.token_hex(16)))
+    with op.batch_alter_table('platform', schema=None) as batch_op:
+        batch_op.alter_column('uid', existing_type=sa.String(length=32), nullable=False)
+        batch_op.create_unique_constraint(batch_op.f('uq_platform_uid'), ['uid'])
+
+
 def upgrade() -> None:
+    _add_platform_uid()
     _retire_all_but('active', sa.func.max(tool_key.c.id))
     _retire_all_but('next', sa.func.min(tool_key.c.id))
     with op.batch_alter_table('tool_key', schema=None) as batch_op:
@@ -49,3 +66,6 @@ def downgrade() -> None:
     with op.batch_alter_table('tool_key', schema=None) as batch_op:
         batch_op.drop_index('uq_tool_key_one_next', postgresql_where=sa.text("status = 'next'"), sqlite_where=sa.text("status = 'next'"))
         batch_op.drop_index('uq_tool_key_one_active', postgresql_where=sa.text("status = 'active'"), sqlite_where=sa.text("status = 'active'"))
+    with op.batch_alter_table('platform', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('uq_platform_uid'), type_='unique')
+        batch_op.drop_column('uid')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
@@ -11,6 +12,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from plugin.db import Base, UTCDateTime, string_enum, utcnow
 
 URL = String(2048)
+
+
+def new_platform_uid() -> str:
+    return secrets.token_hex(16)
 
 
 class Platform(Base):
@@ -24,6 +29,8 @@ class Platform(Base):
     __table_args__ = (UniqueConstraint("issuer", "client_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The tenant's name in tokens: random and never reused (SQLite reuses the ids of removed rows).
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_platform_uid)
     issuer: Mapped[str] = mapped_column(URL)
     client_id: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255), default="")
