@@ -12,17 +12,21 @@ instead of reading whichever platform got its id next.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 from flask import current_app, g, has_request_context, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from plugin.errors import DomainError, ForbiddenError
+from plugin.errors import ConflictError, DomainError, ForbiddenError
 from plugin.models import Platform
+from plugin.services import platforms
 from plugin.web import db_session, get_settings
 
 WIDGET_TOKEN_SECONDS = 2 * 60 * 60
@@ -111,8 +115,34 @@ def require_widget_token(view: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+class FormAlreadyUsedError(ConflictError):
+    title = "Already submitted"
+
+
 def issue_deep_linking_token(payload: dict[str, Any]) -> str:
+    """The picker form's token: single-use (``jti``) and bound to the registration's uid."""
+    payload = {
+        **payload,
+        "jti": secrets.token_urlsafe(24),
+        "platform_uid": platform_uid(payload["platform_id"]) or "",
+    }
     return _serializer("wom-deep-linking").dumps(payload)
+
+
+def use_deep_linking_token(session: Session, data: dict[str, Any]) -> None:
+    """Spend a read picker token: refuse it when its registration is gone or it was used before.
+
+    Submitting the same form twice (a double click, the back button) would otherwise make a second
+    set of placements and a second signed response.
+    """
+    if not data.get("platform_uid") or platform_uid(data["platform_id"]) != data["platform_uid"]:
+        raise ForbiddenError("This LMS registration was removed while the placement form was open.")
+    expires_at = datetime.now(UTC) + timedelta(seconds=DEEP_LINKING_TOKEN_SECONDS)
+    if not data.get("jti") or not platforms.use_form_token(session, str(data["jti"]), expires_at):
+        raise FormAlreadyUsedError(
+            "This placement form was already submitted. To add more widgets, open the tool selection "
+            "again from the LMS."
+        )
 
 
 def read_deep_linking_token(token: str) -> dict[str, Any]:

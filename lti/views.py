@@ -21,6 +21,7 @@ from lti.tokens import (
     issue_deep_linking_token,
     issue_widget_token,
     read_deep_linking_token,
+    use_deep_linking_token,
 )
 from lti.tool_config import DatabaseToolConf
 from lti.validation import (
@@ -281,6 +282,7 @@ def deep_linking_respond() -> tuple[str, int] | str:
         choices = parse_choices(request.form, accept_multiple)
     except ValueError as exc:
         return _render_picker(token, accept_multiple, data.get("context_title"), str(exc)), 422
+    use_deep_linking_token(session, data)  # single use: the same form posted again answers 409
     item = None
     if data.get("context_id"):
         item = launches.upsert_item(

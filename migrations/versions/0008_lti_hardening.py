@@ -1,5 +1,6 @@
 """LTI hardening (issue 9): exactly one active and one next tool key; platforms get a uid that
-widget and picker tokens name them by (ids are reused on SQLite, uids never).
+widget and picker tokens name them by (ids are reused on SQLite, uids never); used deep linking
+picker tokens (each form may be submitted once).
 
 Databases that raced before this revision may hold several active and next keys. The newest
 active key (the one that signed) stays active and the lowest next key (the one a rotation would
@@ -54,6 +55,13 @@ def _add_platform_uid() -> None:
 
 
 def upgrade() -> None:
+    op.create_table('used_form_token',
+    sa.Column('jti', sa.String(length=64), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('jti', name=op.f('pk_used_form_token'))
+    )
+    with op.batch_alter_table('used_form_token', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_used_form_token_expires_at'), ['expires_at'], unique=False)
     _add_platform_uid()
     _retire_all_but('active', sa.func.max(tool_key.c.id))
     _retire_all_but('next', sa.func.min(tool_key.c.id))
@@ -69,3 +77,6 @@ def downgrade() -> None:
     with op.batch_alter_table('platform', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_platform_uid'), type_='unique')
         batch_op.drop_column('uid')
+    with op.batch_alter_table('used_form_token', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_used_form_token_expires_at'))
+    op.drop_table('used_form_token')

@@ -120,3 +120,16 @@ class ToolKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UsedFormToken(Base):
+    """A deep linking picker token that was submitted: each may be used once (until it expires).
+
+    The primary key is the token's ``jti``, so of two submits at once the database lets one insert
+    win; rows past ``expires_at`` are purged by later submits.
+    """
+
+    __tablename__ = "used_form_token"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

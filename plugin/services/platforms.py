@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from string import Formatter
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from plugin.db import utcnow
 from plugin.errors import DomainError
 from plugin.models import Deployment, Platform
+from plugin.models.platform import UsedFormToken
 
 
 @dataclass(frozen=True)
@@ -158,3 +162,20 @@ def set_colleague_settings(
         platform.course_url_template = check_course_url_template(text) if text else None
     session.flush()
     return platform
+
+
+def use_form_token(session: Session, jti: str, expires_at: datetime, now: datetime | None = None) -> bool:
+    """Record that the form token ``jti`` was used; False when it already was.
+
+    The insert is what decides: of two submits at once, one insert wins and the other meets the
+    primary key (on PostgreSQL it waits for the winner's transaction, and wins if that one rolls
+    back). Used tokens past their expiry are purged here.
+    """
+    now = now or utcnow()
+    session.execute(delete(UsedFormToken).where(UsedFormToken.expires_at < now))
+    try:
+        with session.begin_nested():
+            session.add(UsedFormToken(jti=jti, expires_at=expires_at))
+    except IntegrityError:
+        return False
+    return True
