@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
+from flask_babel import gettext
 
 from lti.context import LaunchContext
 from lti.deep_linking import WIDGET_SETTINGS, ResponseDeepLink, parse_choices, resource_for
@@ -34,7 +35,7 @@ from lti.validation import (
 )
 from plugin.errors import ForbiddenError
 from plugin.framing import learn_launch_origin, serve_platform
-from plugin.problems import problem
+from plugin.problems import problem, wants_json
 from plugin.services import launches, login_states, platforms, tool_keys
 from plugin.services.launches import WIDGET_KINDS, WIDGET_TITLES
 from plugin.web import db_session, external_url, get_settings
@@ -54,7 +55,7 @@ def key_sets() -> PlatformKeySets:
 
 
 @bp.errorhandler(LaunchError)
-def launch_refused(exc: LaunchError) -> tuple[str, int]:
+def launch_refused(exc: LaunchError) -> tuple[str, int] | Response:
     # The admin's fix (``hint``, often a command) goes to this log line, never to the learner's page.
     log.warning(
         "LTI %s refused: %s [%s] fix: %s",
@@ -63,6 +64,8 @@ def launch_refused(exc: LaunchError) -> tuple[str, int]:
         " ".join(f"{k}={v}" for k, v in sorted(exc.context.items())) or "no registration",
         exc.hint or "see docs/lti.md",
     )
+    if wants_json():  # a program, not a person: RFC 9457 problem details, the reason in English
+        return problem(exc.status, gettext(exc.title), exc.detail, advice=gettext(exc.advice))
     return (
         render_template(
             "lti/refused.html",

@@ -33,6 +33,17 @@ def test_the_launch_address_opened_in_a_browser_says_what_it_is_for(client) -> N
     assert problem.get_json()["title"] == "This is the LTI launch address"
 
 
+def test_json_clients_of_lti_get_problem_details(client) -> None:  # type: ignore[no-untyped-def]
+    refused = client.post("/lti/login", data={}, headers=JSON)
+    assert refused.status_code == 400 and refused.mimetype == "application/problem+json"
+    body = refused.get_json()
+    assert body["status"] == 400 and body["instance"] == "/lti/login"
+    assert body["request_id"] == refused.headers["X-Request-Id"]
+    assert client.post("/lti/launch", data={}, headers=JSON).mimetype == "application/problem+json"
+    assert client.get("/lti/nothing-here", headers=JSON).mimetype == "application/problem+json"
+    assert client.post("/lti/login", data={}, headers=HTML).mimetype == "text/html"
+
+
 def test_the_429_page_carries_the_request_id(limited_app: Flask) -> None:  # noqa: F811
     client = limited_app.test_client()
     statuses = [client.post("/lti/login", data={}, headers=HTML) for _ in range(4)]
