@@ -1,10 +1,13 @@
 """Run every benchmark: ``python -m bench`` (``make bench``)."""
 
-from bench import launch_validation, request_overhead, widgets_load, xapi_delivery
+from bench import launch_validation, request_overhead, widgets_load
 
 if __name__ == "__main__":
     request_overhead.run()
     launch_validation.run()
+    from bench import jwks  # GET /lti/jwks next to GET /healthz (goal: at least 0.5x its throughput)
+
+    jwks.run()
     if (problem := widgets_load.postgres_problem()) is None:
         widgets_load.run()
     else:
@@ -15,10 +18,6 @@ if __name__ == "__main__":
         held_lock.run()
     else:
         print(f"held lock: skipped, PostgreSQL at {held_lock.database_url()} does not answer: {problem}")
-    if (problem := xapi_delivery.lrs_problem()) is None:
-        xapi_delivery.run()
-    else:
-        print(f"xAPI delivery: skipped, the test LRS is not installed: {problem}")
     from bench import launch_load  # full LTI launches at 20 concurrent browsers, next to /healthz
 
     if (problem := launch_load.postgres_problem()) is None:

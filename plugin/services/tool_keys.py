@@ -15,7 +15,9 @@ meet, the index refuses one, whose savepoint is rolled back before it reads the 
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +25,7 @@ from datetime import datetime, timedelta
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto.jwk import JWK
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -172,14 +174,68 @@ def published_keys(session: Session, now: datetime | None = None) -> list[ToolKe
     return keys
 
 
-def public_jwks(session: Session, now: datetime | None = None) -> dict[str, list[dict[str, str]]]:
-    """The JSON Web Key Set platforms fetch to verify what we sign."""
+@dataclass(frozen=True)
+class _CachedJwks:
+    version: tuple[object, ...]
+    document: dict[str, list[dict[str, str]]]
+    stale_after: datetime | None  # when the oldest published retired key leaves its grace period
+
+
+_jwks_cache: dict[str, _CachedJwks] = {}
+_jwks_lock = threading.Lock()
+
+
+@functools.cache
+def _version_statement() -> Select[tuple[object, ...]]:
+    """Built once: making the expression per request cost more than running it."""
+    return select(
+        func.count(ToolKey.id),
+        func.max(ToolKey.id),
+        func.max(ToolKey.activated_at),
+        func.max(ToolKey.retired_at),
+        func.count(ToolKey.id).filter(ToolKey.status == KeyStatus.ACTIVE),
+        func.count(ToolKey.id).filter(ToolKey.status == KeyStatus.NEXT),
+    )
+
+
+def _key_set_version(session: Session) -> tuple[object, ...]:
+    """A cheap fingerprint of the key table: any new key or rotation changes it (one small query)."""
+    return tuple(session.connection().execute(_version_statement()).one())
+
+
+def _build_jwks(session: Session, now: datetime) -> tuple[dict[str, list[dict[str, str]]], datetime | None]:
     keys = []
+    retired_until: list[datetime] = []
     for key in published_keys(session, now):
         jwk = json.loads(JWK.from_pem(key.private_key_pem.encode()).export_public())
         jwk.update(kid=key.kid, alg="RS256", use="sig")
         keys.append(jwk)
-    return {"keys": keys}
+        if key.retired_at is not None:
+            retired_until.append(key.retired_at + RETIRED_KEY_GRACE)
+    return {"keys": keys}, min(retired_until, default=None)
+
+
+def public_jwks(session: Session, now: datetime | None = None) -> dict[str, list[dict[str, str]]]:
+    """The JSON Web Key Set platforms fetch to verify what we sign.
+
+    Building it parses every private key (~100 ms of CPU), so each process keeps the document and
+    rebuilds it only when the key table's fingerprint changes (a rotation in any process, keys made
+    on first use) or a retired key's grace period ends. Checking costs one small query.
+    """
+    now = now or utcnow()
+    version = _key_set_version(session)
+    if not version[4] or not version[5]:  # no active or next key yet: make them first
+        ensure_keys(session)
+        version = _key_set_version(session)
+    cache_key = str(session.get_bind().engine.url)
+    with _jwks_lock:
+        cached = _jwks_cache.get(cache_key)
+    if cached and cached.version == version and (cached.stale_after is None or now < cached.stale_after):
+        return cached.document
+    document, stale_after = _build_jwks(session, now)
+    with _jwks_lock:
+        _jwks_cache[cache_key] = _CachedJwks(version, document, stale_after)
+    return document
 
 
 def list_keys(session: Session) -> list[ToolKey]:
