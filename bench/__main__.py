@@ -1,6 +1,6 @@
 """Run every benchmark: ``python -m bench`` (``make bench``)."""
 
-from bench import launch_validation, request_overhead, widgets_load
+from bench import launch_validation, request_overhead, widgets_load, xapi_delivery
 
 if __name__ == "__main__":
     request_overhead.run()
@@ -18,6 +18,10 @@ if __name__ == "__main__":
         held_lock.run()
     else:
         print(f"held lock: skipped, PostgreSQL at {held_lock.database_url()} does not answer: {problem}")
+    if (problem := xapi_delivery.lrs_problem()) is None:
+        xapi_delivery.run()
+    else:
+        print(f"xAPI delivery: skipped, the test LRS is not installed: {problem}")
     from bench import launch_load  # full LTI launches at 20 concurrent browsers, next to /healthz
 
     if (problem := launch_load.postgres_problem()) is None:
