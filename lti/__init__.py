@@ -11,10 +11,16 @@ def init_app(app: Flask) -> None:
     from lti.keysets import PlatformKeySets
     from lti.nrps import sync_rosters
     from lti.views import bp
+    from plugin.services import tool_keys
     from plugin.web import get_settings
     from plugin.worker import register_job
 
     app.extensions["wordofmouth.key_sets"] = PlatformKeySets(https_only=get_settings(app).is_production)
+    # The tool's private keys are encrypted at rest (plugin/services/tool_keys.py).
+    tool_keys.use_key_cipher(
+        app.extensions["wordofmouth.sessions"],
+        tool_keys.key_cipher(get_settings(app).key_encryption_keys, get_settings(app).secret_key),
+    )
     settings = get_settings(app)
     if settings.rate_limit_lti != "off":
         # Per client address: generous, because a whole office may reach us through one NAT address.

@@ -225,6 +225,18 @@ def keys_rotate() -> None:
     )
 
 
+@keys_cli.command("reencrypt")
+@with_appcontext
+def keys_reencrypt() -> None:
+    """Encrypt every private key with the first key of WOM_KEY_ENCRYPTION_KEYS (after adding a new one)."""
+    with _unit_of_work() as session:
+        count = tool_keys.reencrypt(session)
+    click.echo(
+        f"{count} tool key(s) encrypted with the first key of WOM_KEY_ENCRYPTION_KEYS; "
+        "keys after the first may now be removed"
+    )
+
+
 @keys_cli.command("list")
 @with_appcontext
 def keys_list() -> None:

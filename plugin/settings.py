@@ -58,6 +58,7 @@ class Settings:
     db_lock_timeout_ms: int = 5_000
     db_pool_timeout: int = 5
     secret_key_is_dev: bool = field(default=False, repr=False)
+    key_encryption_keys: tuple[str, ...] = field(default=(), repr=False)  # Fernet keys; the first encrypts
 
     @property
     def is_production(self) -> bool:
@@ -72,6 +73,10 @@ class Settings:
             problems.append(f"WOM_BASE_URL must be https in production (it is {self.base_url})")
         if self.demo:
             problems.append("WOM_DEMO must be off in production: the demo LMS signs launches for anyone")
+        if not self.key_encryption_keys:
+            problems.append(
+                "WOM_KEY_ENCRYPTION_KEYS must be set in production: the tool's private keys are encrypted with it"
+            )
         return problems
 
 
@@ -170,6 +175,22 @@ def _database_url(raw: str) -> str:
     return raw.strip()
 
 
+def _fernet_keys(raw: str) -> tuple[str, ...]:
+    """``WOM_KEY_ENCRYPTION_KEYS``: comma-separated Fernet keys (the first encrypts, all decrypt)."""
+    from cryptography.fernet import Fernet
+
+    keys = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for number, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"WOM_KEY_ENCRYPTION_KEYS: key {number} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes, as cryptography's Fernet.generate_key() makes)"
+            ) from exc
+    return keys
+
+
 def _dev_secret(instance_path: Path) -> str:
     """Return the development secret kept in the instance folder, making it on first use."""
     path = instance_path / DEV_SECRET_FILE
@@ -262,6 +283,7 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         ),
         db_pool_timeout=_in_range("WOM_DB_POOL_TIMEOUT", layered.get("WOM_DB_POOL_TIMEOUT", "5"), 1, 300),
         secret_key_is_dev=secret_is_dev,
+        key_encryption_keys=_fernet_keys(layered.get("WOM_KEY_ENCRYPTION_KEYS", "")),
     )
     if settings.is_production and (problems := settings.production_problems()):
         raise ConfigurationError(f"refusing to start in production: {problems[0]}")

@@ -11,29 +11,103 @@ to make them (sixteen first requests to ``/lti/jwks``), one makes them and the o
 and read its keys: on PostgreSQL the maker holds a transaction advisory lock that the others only
 try; on SQLite each racer checks and inserts inside ``BEGIN IMMEDIATE``. Should two inserts still
 meet, the index refuses one, whose savepoint is rolled back before it reads the winner's key.
+
+Private keys are encrypted at rest with Fernet (AES-128-CBC + HMAC-SHA256, from ``cryptography``)
+under ``WOM_KEY_ENCRYPTION_KEYS``: a ``MultiFernet`` whose first key encrypts and whose every key
+decrypts, so the encryption key itself can rotate (add a new key first, ``wordofmouth keys
+reencrypt``, then drop the old one). Stored values read ``fernet:<token>``; a plain PEM from
+before is encrypted on first use. Without the setting (development only; production refuses to
+start) the key is derived from the secret key, and the log says so.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import json
+import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto.jwk import JWK
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from plugin.db import utcnow
 from plugin.models import ToolKey
 from plugin.models.platform import KeyStatus
 
 RETIRED_KEY_GRACE = timedelta(days=2)
+KEY_CIPHER = "wordofmouth.tool_key_cipher"  # in Session.info, set by use_key_cipher
+SEALED = "fernet:"
+log = logging.getLogger("wordofmouth.keys")
+
+
+class KeyEncryptionError(Exception):
+    """A stored private key cannot be decrypted with the configured keys."""
+
+
+def key_cipher(encryption_keys: Sequence[str], secret_key: str) -> MultiFernet:
+    """The cipher for ``WOM_KEY_ENCRYPTION_KEYS`` (first encrypts, all decrypt); without any, one
+    derived from the secret key (development only)."""
+    if encryption_keys:
+        return MultiFernet([Fernet(key) for key in encryption_keys])
+    log.warning(
+        "WOM_KEY_ENCRYPTION_KEYS is not set: the tool's private keys are encrypted with a key derived "
+        "from WOM_SECRET_KEY (development only; production refuses to start without it)"
+    )
+    derived = hashlib.sha256(b"wordofmouth tool key encryption\0" + secret_key.encode()).digest()
+    return MultiFernet([Fernet(base64.urlsafe_b64encode(derived))])
+
+
+def use_key_cipher(sessions: sessionmaker[Session], cipher: MultiFernet) -> None:
+    """Every session of ``sessions`` encrypts and decrypts tool keys with ``cipher``."""
+    sessions.kw.setdefault("info", {})[KEY_CIPHER] = cipher
+
+
+def _cipher(session: Session) -> MultiFernet | None:
+    return session.info.get(KEY_CIPHER)
+
+
+def _seal(session: Session, pem: str) -> str:
+    cipher = _cipher(session)
+    return pem if cipher is None else SEALED + cipher.encrypt(pem.encode()).decode()
+
+
+def private_pem(session: Session, key: ToolKey) -> str:
+    """The key's PEM; a plain one from before encryption is encrypted in place (first use)."""
+    stored = key.private_key_pem
+    cipher = _cipher(session)
+    if stored.startswith(SEALED):
+        if cipher is None:
+            raise KeyEncryptionError(f"tool key {key.kid} is encrypted but no key encryption is configured")
+        try:
+            return cipher.decrypt(stored.removeprefix(SEALED).encode()).decode()
+        except InvalidToken as exc:
+            raise KeyEncryptionError(
+                f"tool key {key.kid} cannot be decrypted with any key of WOM_KEY_ENCRYPTION_KEYS "
+                "(was the key that encrypted it removed?)"
+            ) from exc
+    if cipher is not None:
+        key.private_key_pem = _seal(session, stored)
+    return stored
+
+
+def reencrypt(session: Session) -> int:
+    """Encrypt every tool key with the first encryption key (after adding a new one); returns how many."""
+    keys = list_keys(session)
+    for key in keys:
+        key.private_key_pem = _seal(session, private_pem(session, key))
+    session.flush()
+    return len(keys)
 
 
 @dataclass(frozen=True)
@@ -42,7 +116,7 @@ class SigningKey:
     private_key_pem: str
 
 
-def _new_key(status: KeyStatus) -> ToolKey:
+def _new_key(status: KeyStatus, session: Session | None = None) -> ToolKey:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -50,7 +124,10 @@ def _new_key(status: KeyStatus) -> ToolKey:
     kid = JWK.from_pem(pem.encode()).thumbprint()  # RFC 7638, as pylti1p3 names keys
     now = utcnow()
     return ToolKey(
-        kid=kid, private_key_pem=pem, status=status, activated_at=now if status == KeyStatus.ACTIVE else None
+        kid=kid,
+        private_key_pem=_seal(session, pem) if session is not None else pem,
+        status=status,
+        activated_at=now if status == KeyStatus.ACTIVE else None,
     )
 
 
@@ -70,7 +147,7 @@ def _create(session: Session, status: KeyStatus) -> None:
         return
     try:
         with session.begin_nested():
-            session.add(_new_key(status))
+            session.add(_new_key(status, session))
     except IntegrityError:
         pass  # another process made it: the caller reads it
 
@@ -105,7 +182,7 @@ def _create_sqlite(session: Session, status: KeyStatus) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
     try:
         if connection.scalar(select(ToolKey.id).where(ToolKey.status == status).limit(1)) is None:
-            key = _new_key(status)
+            key = _new_key(status, session)
             connection.execute(
                 ToolKey.__table__.insert().values(
                     kid=key.kid,
@@ -134,7 +211,7 @@ def ensure_keys(session: Session) -> None:
 def signing_key(session: Session) -> SigningKey:
     ensure_keys(session)
     key = _keys(session, KeyStatus.ACTIVE)[-1]
-    return SigningKey(kid=key.kid, private_key_pem=key.private_key_pem)
+    return SigningKey(kid=key.kid, private_key_pem=private_pem(session, key))
 
 
 def rotate(session: Session, now: datetime | None = None) -> tuple[str, str]:
@@ -159,7 +236,7 @@ def rotate(session: Session, now: datetime | None = None) -> tuple[str, str]:
     promoted.status = KeyStatus.ACTIVE
     promoted.activated_at = now
     session.flush()
-    upcoming = _new_key(KeyStatus.NEXT)
+    upcoming = _new_key(KeyStatus.NEXT, session)
     session.add(upcoming)
     session.flush()
     return promoted.kid, upcoming.kid
@@ -207,7 +284,7 @@ def _build_jwks(session: Session, now: datetime) -> tuple[dict[str, list[dict[st
     keys = []
     retired_until: list[datetime] = []
     for key in published_keys(session, now):
-        jwk = json.loads(JWK.from_pem(key.private_key_pem.encode()).export_public())
+        jwk = json.loads(JWK.from_pem(private_pem(session, key).encode()).export_public())
         jwk.update(kid=key.kid, alg="RS256", use="sig")
         keys.append(jwk)
         if key.retired_at is not None:

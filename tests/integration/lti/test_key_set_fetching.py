@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import update
 
 from lti.keysets import KeySetError, PlatformKeySets
@@ -211,4 +212,4 @@ def test_the_app_fetches_https_only_in_production(app_config: dict[str, str]) ->
         development.extensions["wordofmouth.engine"].dispose()
 
 
-PRODUCTION_EXTRA: dict[str, str] = {}
+PRODUCTION_EXTRA: dict[str, str] = {"WOM_KEY_ENCRYPTION_KEYS": Fernet.generate_key().decode()}

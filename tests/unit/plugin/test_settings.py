@@ -78,6 +78,7 @@ def test_production_accepts_a_sound_configuration(tmp_path: Path) -> None:
             "WOM_ENV": "production",
             "WOM_BASE_URL": "https://wom.example",
             "WOM_SECRET_KEY": STRONG,
+            "WOM_KEY_ENCRYPTION_KEYS": "ZmVybmV0LWtleS1mb3ItdGhlLXNldHRpbmdzLXRlc3Q=",
         }
     )
     assert settings.is_production
