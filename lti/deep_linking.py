@@ -9,6 +9,7 @@ parameters carry the placement id and the chosen widgets, so the choice survives
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ WIDGET_SETTINGS: dict[str, dict[str, tuple[str, str, Any]]] = {
     "colleagues": {"min_count": ("Hide counts of colleagues smaller than", "int", 5)},
     "recommendations": {"count": ("Number of recommendations", "int", 5)},
 }
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 INT_LIMITS = {"min_count": (3, 50), "count": (1, 20)}
 
 
@@ -59,7 +61,7 @@ def parse_choices(form: Any, accept_multiple: bool) -> list[Choice]:
                 if not low <= value <= high:
                     raise ValueError(f"{WIDGET_SETTINGS[kind][name][0]} must be between {low} and {high}.")
                 settings[f"{kind}.{name}"] = value
-    title = (form.get("title") or "").strip()[:200]
+    title = _CONTROL.sub("", form.get("title") or "").strip()[:200]  # no NUL (PostgreSQL) or line breaks
     if form.get("layout") == "separate" and len(kinds) > 1:
         if not accept_multiple:
             raise ValueError("This LMS accepts one link at a time: choose 'one link for all widgets'.")

@@ -27,6 +27,11 @@ def _settings(raw: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _group(raw: str | None) -> str | None:
+    group = filled(raw)
+    return group[:255] if group else None
+
+
 def to_launch_record(ctx: LaunchContext, group_parameter: str) -> LaunchRecord:
     placement = filled(ctx.custom.get(CUSTOM_PLACEMENT))
     widgets = filled(ctx.custom.get(CUSTOM_WIDGETS)) or ""
@@ -36,7 +41,7 @@ def to_launch_record(ctx: LaunchContext, group_parameter: str) -> LaunchRecord:
         name=ctx.name,
         email=ctx.email,
         locale=ctx.locale,
-        org_group=filled(ctx.custom.get(group_parameter)) if group_parameter else None,
+        org_group=_group(ctx.custom.get(group_parameter)) if group_parameter else None,
         roles=ctx.roles,
         staff=ctx.is_staff,
         context_id=ctx.context_id or "",
@@ -45,7 +50,7 @@ def to_launch_record(ctx: LaunchContext, group_parameter: str) -> LaunchRecord:
         resource_link_id=ctx.resource_link_id,
         resource_link_title=ctx.resource_link_title,
         catalogue_item=filled(ctx.custom.get(CUSTOM_ITEM)),
-        placement_id=int(placement) if placement and placement.isdigit() else None,
+        placement_id=int(placement) if placement and placement.isascii() and placement.isdigit() else None,
         widget_kinds=tuple(w for w in widgets.split(",") if w),
         settings=_settings(filled(ctx.custom.get(CUSTOM_SETTINGS))),
         memberships_url=ctx.memberships_url,

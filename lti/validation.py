@@ -26,6 +26,7 @@ from lti import claims
 from lti.context import LaunchContext
 from lti.errors import FROM_COURSE, NOT_COMPLETED, RELOAD, LaunchError
 from lti.keysets import KeySetError, PlatformKeySets
+from lti.schemas import check_launch_claims, check_no_nul
 from plugin.models import Platform
 from plugin.services import launches, login_states, platforms
 
@@ -230,6 +231,7 @@ def _check_message(body: dict[str, Any], base_url: str, require_https: bool = Fa
         if not settings.get("deep_link_return_url"):
             raise LaunchError("the deep linking request has no deep_link_return_url")
         check_return_url(settings["deep_link_return_url"], require_https=require_https)
+    check_launch_claims(body)  # types and sizes first: pylti1p3's validators assume the shapes
     for validator in get_validators():
         if validator.can_validate(body):
             try:
@@ -269,9 +271,21 @@ def _roles(body: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(r) for r in roles)
 
 
-def _text(mapping: Any, key: str) -> str:
+def _text(mapping: Any, key: str, limit: int = 1024) -> str:
+    """A display text, cut to the column that keeps it (the schema already refused non-strings)."""
     value = mapping.get(key) if isinstance(mapping, dict) else None
-    return str(value) if value is not None else ""
+    return str(value)[:limit] if value is not None else ""
+
+
+def _name(body: dict[str, Any]) -> str:
+    name = body.get("name") or " ".join(filter(None, [body.get("given_name"), body.get("family_name")]))
+    return str(name).strip()[:255]
+
+
+def _optional(value: Any, limit: int) -> str | None:
+    """A value kept only when it fits its column: an over-long email or locale is no email or locale."""
+    text = str(value).strip() if value else ""
+    return text if text and len(text) <= limit else None
 
 
 def validate_launch(
@@ -293,7 +307,9 @@ def validate_launch(
         raise LaunchError(
             "the launch carries no state", "Launches must start with a login at this tool.", advice=FROM_COURSE
         )
+    check_no_nul([request.id_token, request.state, request.binding_cookie], "launch request")
     header, unverified = _unverified(request.id_token)
+    check_no_nul([header, unverified], "id_token")
     kid = _check_header(header)
     platform = find_registration(session, unverified)
     body = _verify_signature(request.id_token, kid, platform, key_sets)
@@ -337,15 +353,15 @@ def validate_launch(
         message_type=body[claims.MESSAGE_TYPE],
         sub=body["sub"],
         roles=_roles(body),
-        name=str(body.get("name") or " ".join(filter(None, [body.get("given_name"), body.get("family_name")]))),
-        email=str(body["email"]) if body.get("email") else None,
-        locale=_text(presentation, "locale") or (str(body["locale"]) if body.get("locale") else None),
+        name=_name(body),
+        email=_optional(body.get("email"), 320),
+        locale=_optional(_text(presentation, "locale") or body.get("locale"), 35),
         context_id=_text(ctx, "id") or None,
         context_title=_text(ctx, "title"),
-        context_label=_text(ctx, "label"),
+        context_label=_text(ctx, "label", 255),
         resource_link_id=_text(link, "id") or None,
         resource_link_title=_text(link, "title"),
-        custom={str(k): str(v) for k, v in custom.items()} if isinstance(custom, dict) else {},
+        custom={str(k): str(v) for k, v in custom.items() if v is not None} if isinstance(custom, dict) else {},
         deep_linking_settings=body.get(claims.DEEP_LINKING_SETTINGS),
         return_url=_text(presentation, "return_url") or None,
         memberships_url=launches.http_url(_text(names_roles, "context_memberships_url")),

@@ -17,6 +17,7 @@ from lti.deep_linking import WIDGET_SETTINGS, ResponseDeepLink, parse_choices, r
 from lti.errors import ASK_INSTRUCTOR, FROM_COURSE, NOT_ALLOWED, LaunchError
 from lti.keysets import PlatformKeySets
 from lti.launch import to_launch_record
+from lti.schemas import check_login
 from lti.tokens import (
     WidgetGrant,
     issue_deep_linking_token,
@@ -83,6 +84,7 @@ def launch_refused(exc: LaunchError) -> tuple[str, int] | Response:
 def login() -> Response:
     """OIDC third-party initiated login (https://www.imsglobal.org/spec/security/v1p0/#step-1-third-party-initiated-login)."""
     params = request.values
+    check_login(params)  # sizes first: anyone can send these
     issuer = (params.get("iss") or "").strip()
     login_hint = params.get("login_hint")
     target_link_uri = (params.get("target_link_uri") or "").strip()
