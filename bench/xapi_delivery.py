@@ -47,12 +47,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import hashlib
 import io
 import math
 import os
 import pstats
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -483,9 +485,11 @@ class Result:
     repetitions: int
     tincan_sample: int
     phases: dict[str, Phase]
-    load_average: tuple[float, float, float] | None = None
+    load_average: tuple[float, float, float] | None = None  # at the start
     setup_seconds: dict[str, float] = field(default_factory=dict)
     profile: str | None = None
+    worker_version: str = ""  # which xapi/delivery.py ran
+    load_average_after: tuple[float, float, float] | None = None
 
     @property
     def goal_met(self) -> bool:
@@ -567,6 +571,9 @@ def run(
         "worker": Phase("worker", "worker: deliver_once (outbox -> LRS)"),
         "tincan": Phase("tincan", f"tincan: save_statement x {tincan_sample} (*)"),
     }
+    import xapi.delivery
+
+    version = source_version(xapi.delivery)
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     profile_text = None
     with tempfile.TemporaryDirectory(prefix="wom-bench-xapi-") as scratch:
@@ -626,7 +633,19 @@ def run(
                     profile_text = profile_report(profiler, profiled)
             finally:
                 app.extensions["wordofmouth.engine"].dispose()
-    result = Result(statements, batch, database_kind, repetitions, tincan_sample, phases, load, timings, profile_text)
+    result = Result(
+        statements,
+        batch,
+        database_kind,
+        repetitions,
+        tincan_sample,
+        phases,
+        load,
+        timings,
+        profile_text,
+        version,
+        os.getloadavg() if hasattr(os, "getloadavg") else None,
+    )
     report(result)
     return result
 
@@ -636,20 +655,39 @@ def run(
 PROFILE_PARTS: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("deliver_once (all)", "xapi/delivery.py", frozenset({"deliver_once"})),
     ("  claim_due (UPDATE ... RETURNING)", "xapi/delivery.py", frozenset({"claim_due"})),
-    ("  send: POST + answer (LRS time inside)", "xapi/delivery.py", frozenset({"send"})),
-    ("    array_body (join the texts)", "xapi/transport.py", frozenset({"array_body"})),
-    ("    socket reads (waiting for the LRS)", "", frozenset({"<method 'recv_into' of '_socket.socket' objects>"})),
     ("  record (bulk UPDATEs)", "xapi/delivery.py", frozenset({"record"})),
-    ("  Session.commit (both commits per batch)", "orm/session.py", frozenset({"commit"})),
+    ("  Session.commit", "orm/session.py", frozenset({"commit"})),
+    ("  send, on this thread: POST + answer", "xapi/delivery.py", frozenset({"send"})),
+    ("    socket reads (waiting for the LRS)", "", frozenset({"<method 'recv_into' of '_socket.socket' objects>"})),
+    ("  waiting for the batch on the wire thread", "concurrent/futures/_base.py", frozenset({"result"})),
     ("  resolve_all (routes)", "xapi/lrs.py", frozenset({"resolve_all"})),
 )
+
+
+def source_version(module: Any) -> str:
+    """Which version of ``module``'s file ran: its last commit, or a note that it had uncommitted changes."""
+    path = Path(module.__file__).resolve()
+    root = Path(__file__).resolve().parents[1]
+    relative = path.relative_to(root).as_posix()
+    data = path.read_bytes()
+    blob = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # git's object id
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    if blob == git("rev-parse", f"HEAD:{relative}"):
+        return f"{relative} as committed in {git('log', '-1', '--format=%h', '--', relative) or '?'}"
+    return f"{relative} with uncommitted changes (git blob {blob[:10]})"
 
 
 def profile_report(profiler: cProfile.Profile, profiled: Round) -> str:
     """Where a worker round's time went: cumulative time of the delivery's steps, then the top functions."""
     stats = pstats.Stats(profiler)
     lines = [
-        f"profile of one more worker round ({profiled.statements} statements, {profiled.rate:.0f}/s under cProfile):"
+        f"profile of one more worker round ({profiled.statements} statements, {profiled.rate:.0f}/s under cProfile;"
+        " cumulative seconds on the thread that called deliver_once, so a POST made on another thread shows as"
+        " waiting for it):"
     ]
     entries = stats.stats  # type: ignore[attr-defined]
     for label, suffix, names in PROFILE_PARTS:
@@ -665,11 +703,15 @@ def profile_report(profiler: cProfile.Profile, profiled: Round) -> str:
 
 def report(result: Result) -> None:
     database_name = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[result.database]
-    load = " load average " + "/".join(f"{x:.2f}" for x in result.load_average) if result.load_average else ""
+    load = ""
+    if result.load_average and result.load_average_after:
+        load = (
+            f", load average {result.load_average[0]:.1f} at the start, {result.load_average_after[0]:.1f} at the end"
+        )
     print(
         f"xAPI delivery: {result.statements} statements, batches of {result.batch}, {database_name}, "
-        f"median of {result.repetitions} round(s); xapi-statements {LRS_VERSION} in memory, restarted empty "
-        f"before every phase; {os.cpu_count()} cores,{load} at the start"
+        f"median of {result.repetitions} round(s); xapi-statements {LRS_VERSION} in memory, a new empty one "
+        f"for every phase; {os.cpu_count()} cores{load}; {result.worker_version}"
     )
     print("  set-up (not measured): " + ", ".join(f"{k} {v:.1f} s" for k, v in result.setup_seconds.items()))
     print(
