@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -70,13 +71,38 @@ class OneLineFormatter(logging.Formatter):
         return escape_log_text(super().formatMessage(record))
 
 
-def _configure_logging(level: str) -> None:
+class JsonFormatter(logging.Formatter):
+    """``WOM_LOG_FORMAT=json``: one JSON object per line (time, level, logger, request id, message, error)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", "-"),
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        # json.dumps escapes CR, LF and other control characters; not U+2028/U+2029, which some
+        # log viewers take for line breaks.
+        return json.dumps(entry, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _formatter(log_format: str) -> logging.Formatter:
+    if log_format == "json":
+        return JsonFormatter()
+    return OneLineFormatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+
+
+def _configure_logging(level: str, log_format: str = "text") -> None:
     if log.handlers:
         log.setLevel(level)
+        log.handlers[0].setFormatter(_formatter(log_format))
         return
     handler = logging.StreamHandler()
     handler.addFilter(_RequestIdFilter())
-    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+    handler.setFormatter(_formatter(log_format))
     log.addHandler(handler)
     log.setLevel(level)
     log.propagate = False
@@ -286,7 +312,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from the environment and ``instance/wordofmouth.cfg``.
     """
     settings = load_settings(config)
-    _configure_logging(settings.log_level)
+    _configure_logging(settings.log_level, settings.log_format)
     _hide_server_banner()
     app = Flask("plugin", instance_path=str(settings.instance_path))
     app.config.update(

@@ -36,6 +36,7 @@ class Settings:
     env: str = "development"
     demo: bool = False
     log_level: str = "INFO"
+    log_format: str = "text"  # WOM_LOG_FORMAT: "text" (one escaped line per record) or "json" (one object per line)
     group_parameter: str = "department"
     demo_lms_url: str = ""
     rate_limit_lti: str = "300 per minute"
@@ -78,6 +79,13 @@ class Settings:
                 "WOM_KEY_ENCRYPTION_KEYS must be set in production: the tool's private keys are encrypted with it"
             )
         return problems
+
+
+def _log_format(raw: str) -> str:
+    value = raw.strip().lower() or "text"
+    if value not in ("text", "json"):
+        raise ConfigurationError(f"WOM_LOG_FORMAT must be text or json (got {raw!r})")
+    return value
 
 
 def _read_instance_file(path: Path) -> dict[str, str]:
@@ -249,6 +257,7 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         env=env,
         demo=_as_bool("WOM_DEMO", layered.get("WOM_DEMO", "0")),
         log_level=layered.get("WOM_LOG_LEVEL", "INFO").upper(),
+        log_format=_log_format(layered.get("WOM_LOG_FORMAT", "text")),
         group_parameter=layered.get("WOM_GROUP_PARAMETER", "department").strip(),
         demo_lms_url=(layered.get("WOM_DEMO_LMS_URL") or base_url).strip().rstrip("/"),
         rate_limit_lti=_rate_limit("WOM_RATE_LIMIT_LTI", layered.get("WOM_RATE_LIMIT_LTI", "300 per minute")),
