@@ -55,7 +55,7 @@ import random
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -346,15 +346,15 @@ def deliver_once(
             session.commit()
             if not claimed:
                 break
-            # Pipelined: while one claim is on the wire, the database work of the others is done
-            # here (record the previous outcome, claim the next batch), each in one transaction
-            # committed before that batch is sent; no transaction is open across a request.
-            on_wire = wire.submit(send_claim, claimed)
+            # Pipelined: while one batch is on the wire, this thread records the outcome of the one
+            # before and claims the one after, in ONE transaction (one commit per batch), committed
+            # before that batch is sent: no transaction is ever open across a request.
+            on_wire: Future[list[tuple[Lrs, BatchResult]]] | None = wire.submit(send_claim, claimed)
             after = claimed[-1].id
+            _relax(session)
+            upcoming = [] if out_of_time() else claim_due(session, utcnow(), open_ids(), size, lease, after)
+            session.commit()
             while on_wire is not None:
-                _relax(session)
-                upcoming = [] if out_of_time() else claim_due(session, utcnow(), open_ids(), size, lease, after)
-                session.commit()
                 results = on_wire.result()
                 for lrs, result in results:
                     if result.retry is not None:
@@ -362,14 +362,17 @@ def deliver_once(
                 held_back = [row for row in upcoming if routes[row.platform_id] in stopped]
                 upcoming = [row for row in upcoming if routes[row.platform_id] not in stopped]
                 on_wire = wire.submit(send_claim, upcoming) if upcoming else None
-                if upcoming:
-                    after = upcoming[-1].id
                 _relax(session)
                 for lrs, result in results:
                     record(session, result, utcnow(), rng)
                     _count(counts, lrs, result)
                 if held_back:
                     record(session, BatchResult(unsent=[row.id for row in held_back]), utcnow(), rng)
+                if on_wire is not None and not out_of_time():
+                    after = upcoming[-1].id
+                    upcoming = claim_due(session, utcnow(), open_ids(), size, lease, after)
+                else:
+                    upcoming = []
                 session.commit()
     finally:
         wire.shutdown(wait=True)
