@@ -9,7 +9,9 @@ same content is accepted, one with different content is a 409 Conflict).
 tincan's ``RemoteLRS`` opens a new connection per request and sets no timeout, so a stalled LRS
 would hang the worker; tincan stays in :mod:`xapi.statements` for building statements only.
 :class:`LrsClient` keeps one connection alive across batches, with a connect timeout, a read
-timeout between bytes and a total deadline for the answer.
+timeout between bytes and a total deadline for the whole exchange (a timer shuts the connection's
+socket down when it passes, so an LRS that trickles its headers or body byte by byte cannot hold
+the worker either).
 
 How an answer is classified (:class:`Outcome`):
 
@@ -36,10 +38,13 @@ an LRS echoes them).
 from __future__ import annotations
 
 import base64
+import contextlib
 import enum
 import json
 import logging
 import re
+import socket
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +53,7 @@ from http import HTTPStatus
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from xapi.lrs import Lrs
@@ -120,7 +126,7 @@ class LrsClient:
         if lrs.username or lrs.password:
             self._session.auth = (lrs.username, lrs.password)
         # One connection, kept alive; no hidden retries (the outbox retries, with backoff).
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
+        adapter = _WatchedAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         secrets = [lrs.password, base64.b64encode(f"{lrs.username}:{lrs.password}".encode()).decode()]
@@ -149,24 +155,27 @@ class LrsClient:
         """POST a ready JSON array ``body``; see :meth:`post_statements`."""
         started = time.monotonic()
         url = self.lrs.statements_url
+        watch = _Watch()
+        _watching.current = watch
+        timer = threading.Timer(self.deadline, watch.cut)  # the total deadline, whatever trickles in
+        timer.daemon = True
+        timer.start()
         try:
             response = self._session.post(url, data=body, timeout=self.timeout, stream=True, allow_redirects=False)
             try:
-                content = self._read(response, started)
+                content = self._read(response)
             finally:
                 response.close()
-        except _DeadlineExceededError:
-            answer = Answer(Outcome.RETRY, None, f"no complete answer within {self.deadline:g} s")
-        except requests.ConnectTimeout:
-            answer = Answer(Outcome.RETRY, None, f"cannot connect to {self.lrs.endpoint} within {self.timeout[0]:g} s")
-        except requests.Timeout:
-            answer = Answer(Outcome.RETRY, None, f"no answer from {self.lrs.endpoint} for {self.timeout[1]:g} s")
-        except requests.ConnectionError as exc:
-            answer = Answer(Outcome.RETRY, None, self._scrub(f"cannot connect to {self.lrs.endpoint}: {_cause(exc)}"))
         except requests.RequestException as exc:
-            answer = Answer(Outcome.RETRY, None, self._scrub(f"request failed: {exc.__class__.__name__}"))
+            answer = Answer(Outcome.RETRY, None, self._network_reason(exc, watch))
         else:
             answer = self._classify(response, content)
+        finally:
+            watch.finish()
+            timer.cancel()
+            _watching.current = None
+        if watch.was_cut and answer.outcome is not Outcome.RETRY:  # cut after the last byte: still too late
+            answer = Answer(Outcome.RETRY, None, self._network_reason(None, watch))
         seconds = time.monotonic() - started
         answer = Answer(**{**answer.__dict__, "seconds": seconds})
         log.debug(
@@ -179,18 +188,29 @@ class LrsClient:
         )
         return answer
 
-    def _read(self, response: requests.Response, started: float) -> bytes:
+    def _network_reason(self, exc: requests.RequestException | None, watch: _Watch) -> str:
+        where = self.lrs.endpoint
+        if watch.was_cut:
+            return f"no complete answer from {where} within {self.deadline:g} s"
+        if isinstance(exc, requests.ConnectTimeout):
+            return f"cannot connect to {where} within {self.timeout[0]:g} s"
+        if isinstance(exc, requests.Timeout):
+            return f"no answer from {where} for {self.timeout[1]:g} s"
+        if isinstance(exc, requests.ConnectionError):
+            cause = _cause(exc)
+            if _never_connected(exc):
+                return self._scrub(f"cannot connect to {where}: {cause}")
+            return self._scrub(f"connection to {where} failed: {cause}")
+        return self._scrub(f"request to {where} failed: {exc.__class__.__name__ if exc else 'unknown error'}")
+
+    def _read(self, response: requests.Response) -> bytes:
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_content(chunk_size=65536):
             chunks.append(chunk)
             size += len(chunk)
-            if time.monotonic() - started > self.deadline:
-                raise _DeadlineExceededError
             if size >= ANSWER_MAX_BYTES:
                 break
-        if time.monotonic() - started > self.deadline:
-            raise _DeadlineExceededError
         return b"".join(chunks)
 
     def _classify(self, response: requests.Response, content: bytes) -> Answer:
@@ -249,8 +269,83 @@ def array_body(statements: Sequence[bytes | str | Mapping[str, Any]]) -> bytes:
     return b"[" + b",".join(parts) + b"]"
 
 
-class _DeadlineExceededError(Exception):
+class _Watch:
+    """The deadline of one POST: :meth:`cut` (from the timer's thread) shuts the socket of the
+    connection carrying it down, which ends whatever read or write is blocked on it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connection: Any = None
+        self._done = False
+        self.was_cut = False
+
+    def using(self, connection: Any) -> None:
+        with self._lock:
+            self._connection = connection
+
+    def cut(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.was_cut = True
+            sock = getattr(self._connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        with self._lock:
+            self._done = True
+
+
+_watching = threading.local()  # the posting thread's current _Watch
+
+
+class _Watched:
+    """Mixed into urllib3's connections: tells the posting thread's :class:`_Watch` which
+    connection (a new or a kept-alive one) carries its request."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        watch = getattr(_watching, "current", None)
+        if watch is not None:
+            watch.using(self)
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_Watched, urllib3.connection.HTTPConnection):
     pass
+
+
+class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Whether the connection itself failed (refused, no route, unknown host), as opposed to one
+    that broke during the exchange."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, urllib3.exceptions.NewConnectionError | urllib3.exceptions.NameResolutionError):
+            return True
+        seen = seen.__context__ or seen.__cause__
+        if seen is exc:
+            break
+    text = str(exc)
+    return "NewConnectionError" in text or "Failed to resolve" in text
 
 
 def _cause(exc: BaseException) -> str:

@@ -355,6 +355,45 @@ def test_a_silent_lrs_is_a_timeout_to_retry_and_nothing_hangs() -> None:
     assert answer.seconds < 5
 
 
+@pytest.mark.parametrize(
+    "opening",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n[",
+        b"HTTP/1.1 200 OK\r\nX-Slow: ",
+    ],
+    ids=["body", "headers"],
+)
+def test_an_answer_that_trickles_in_is_cut_at_the_total_deadline(opening: bytes) -> None:
+    """Each byte comes well within the read timeout, so only the total deadline can stop it."""
+    stop = threading.Event()
+
+    def trickle(listener: socket.socket) -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(opening)
+            while not stop.wait(0.05):
+                try:
+                    connection.sendall(b"x")
+                except OSError:  # the client gave up
+                    return
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        server = threading.Thread(target=trickle, args=(listener,), daemon=True)
+        server.start()
+        lrs = Lrs(f"http://127.0.0.1:{listener.getsockname()[1]}/xAPI/", "u", SECRET)
+        try:
+            with LrsClient(lrs, read_timeout=30, deadline=1) as client:
+                answer = client.post_statements([_statement()])
+        finally:
+            stop.set()
+            server.join(timeout=30)
+    assert answer.outcome is Outcome.RETRY and answer.reason == f"no complete answer from {lrs.endpoint} within 1 s"
+    assert 1 <= answer.seconds < 30
+
+
 # --- refused statements ------------------------------------------------------------------------------
 
 
