@@ -73,7 +73,11 @@ def xapi_cli() -> None:
 
 
 @xapi_cli.command("deliver", short_help="Send pending statements to their LRS.")
-@click.option("--once", is_flag=True, help="Deliver everything due, print the counts and exit (for cron and tests).")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Deliver what is due in one run (it yields after 2 minutes), print the counts and exit (cron, tests).",
+)
 @with_appcontext
 def deliver(once: bool) -> None:
     """Send pending statements to their LRS, every WOM_XAPI_DELIVER_SECONDS, until SIGTERM/SIGINT.
