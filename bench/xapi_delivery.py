@@ -13,7 +13,8 @@ What it does, in one run:
    phase gets the one just started), so each phase inserts into an equally empty store and starts
    from an equally cold node. That matters: this LRS's in-memory store takes longer per statement
    the more it holds (about 1,200 statements/s when empty, near 100/s at 20,000);
-3. in rounds (``--repetitions``, default 3), each round:
+3. in rounds (``--repetitions``, default 3), each round (ceiling and worker swap places in even
+   rounds, so a machine load that drifts favours neither):
 
    - **ceiling**: the outbox's stored JSON texts, joined into batches of ``--batch`` beforehand,
      POSTed one batch after another over ONE kept-alive ``requests.Session`` (version header,
@@ -501,12 +502,21 @@ class Result:
         pairs = zip(self.phases["worker"].rounds, self.phases["ceiling"].rounds, strict=True)
         return statistics.median((w.seconds - c.seconds) / w.detail["batches"] for w, c in pairs)
 
-    @property
-    def worker_cpu_ratio(self) -> float | None:
-        """Median over rounds of ceiling CPU per statement / worker CPU per statement (LRS, client and
-        database together): the ratio on an idle machine, as far as CPU decides it (not disk waits)."""
+    def worker_cpu_ratio(self, groups: tuple[str, ...] = ("lrs", "client", "db")) -> float | None:
+        """Median over rounds of the ceiling's CPU per statement / the worker's, ``groups`` summed.
+
+        All groups: what an idle machine would give if nothing overlapped (a floor; disk waits
+        aside). The LRS alone: what it gives when the worker's own work runs on another core
+        while the LRS works (a pipelined worker), i.e. how much more the LRS itself had to do.
+        """
         pairs = zip(self.phases["worker"].rounds, self.phases["ceiling"].rounds, strict=True)
-        ratios = [c.cpu_per_statement / w.cpu_per_statement for w, c in pairs if w.cpu and c.cpu]  # type: ignore[operator]
+        ratios = [
+            sum(c.cpu.get(g, 0.0) for g in groups)
+            / c.statements
+            / (sum(w.cpu.get(g, 0.0) for g in groups) / w.statements)
+            for w, c in pairs
+            if w.cpu and c.cpu and sum(w.cpu.get(g, 0.0) for g in groups)
+        ]
         return statistics.median(ratios) if ratios else None
 
 
@@ -607,16 +617,24 @@ def run(
                     started = time.perf_counter()
                     fill_outbox(app, workload)
                     timings["fill outbox"] = timings.get("fill outbox", 0.0) + time.perf_counter() - started
-                    _restart(lrs)
-                    top = ceiling(lrs, workload, batch, meter)
+                    measured: dict[str, Round] = {}
+                    # Ceiling first in odd rounds, worker first in even ones: a load that drifts during a
+                    # round favours neither.
+                    for name in ("ceiling", "worker") if n % 2 else ("worker", "ceiling"):
+                        _restart(lrs)
+                        if name == "ceiling":
+                            measured[name] = ceiling(lrs, workload, batch, meter)
+                        else:
+                            measured[name] = worker(app, lrs, workload, batch, meter)
+                        got = measured[name]
+                        _progress(
+                            f"round {n}/{repetitions}: {name} {got.rate:.0f}/s in {got.seconds:.1f} s {_cpu(got)}"
+                        )
+                    top, done = measured["ceiling"], measured["worker"]
                     phases["ceiling"].rounds.append(top)
                     phases["ceiling"].ratios.append(1.0)
-                    _progress(f"round {n}/{repetitions}: ceiling {top.rate:.0f}/s in {top.seconds:.1f} s {_cpu(top)}")
-                    _restart(lrs)
-                    done = worker(app, lrs, workload, batch, meter)
                     phases["worker"].rounds.append(done)
                     phases["worker"].ratios.append(done.rate / top.rate)
-                    _progress(f"round {n}/{repetitions}: worker {done.rate:.0f}/s in {done.seconds:.1f} s {_cpu(done)}")
                     _restart(lrs)
                     naive = tincan_one_by_one(lrs, workload, tincan_sample, meter)
                     phases["tincan"].rounds.append(naive)
@@ -746,10 +764,10 @@ def report(result: Result) -> None:
             "  (CPU: the LRS's node process, this process (client; the worker and SQLite run in it), the app's"
             " PostgreSQL backends; wall time on a shared machine also holds other programs' turns)"
         )
-    if (by_cpu := result.worker_cpu_ratio) is not None:
+    if (by_cpu := result.worker_cpu_ratio()) is not None and (lrs_only := result.worker_cpu_ratio(("lrs",))):
         print(
-            "  worker vs ceiling by CPU per statement (about what an idle machine gives, disk waits aside): "
-            f"{by_cpu:.2f}x"
+            f"  worker vs ceiling by CPU per statement, which load distorts less: {by_cpu:.2f}x with every process"
+            f" summed (as if nothing overlapped), {lrs_only:.2f}x the LRS's alone (worker's work on another core)"
         )
     print(
         f"  the worker's own time per POST (worker minus ceiling seconds, per POST): "
