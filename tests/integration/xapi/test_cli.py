@@ -401,28 +401,50 @@ def holding_proxy(lrs: RunningLrs) -> Iterator[HoldingProxy]:
         proxy.server_close()
 
 
-def worker_process(database_url: str, tmp_path: Path, endpoint: str, *args: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WOM_")}
-    env.update(
-        WOM_DATABASE_URL=database_url,
-        WOM_INSTANCE_PATH=str(tmp_path / "instance"),
-        WOM_SECRET_KEY=TEST_SECRET,
-        WOM_LRS_ENDPOINT=endpoint,
-        WOM_LRS_USERNAME=USER,
-        WOM_LRS_PASSWORD=SECRET,
-        WOM_XAPI_DELIVER_SECONDS="1",
-        WOM_XAPI_BATCH_SIZE="100",
-        WOM_XAPI_LEASE_SECONDS="4",
-        WOM_LOG_LEVEL="DEBUG",
-    )
-    return subprocess.Popen(
-        [str(BIN / "wordofmouth"), "xapi", "deliver", *args],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+class WorkerProcess:
+    """``wordofmouth xapi deliver`` as a process; its output goes to a file (a pipe nobody reads
+    while waiting would fill up and block a chatty worker)."""
+
+    def __init__(self, database_url: str, tmp_path: Path, endpoint: str, *args: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WOM_")}
+        env.update(
+            WOM_DATABASE_URL=database_url,
+            WOM_INSTANCE_PATH=str(tmp_path / "instance"),
+            WOM_SECRET_KEY=TEST_SECRET,
+            WOM_LRS_ENDPOINT=endpoint,
+            WOM_LRS_USERNAME=USER,
+            WOM_LRS_PASSWORD=SECRET,
+            WOM_XAPI_DELIVER_SECONDS="1",
+            WOM_XAPI_BATCH_SIZE="100",
+            WOM_XAPI_LEASE_SECONDS="4",
+            WOM_LOG_LEVEL="DEBUG",
+        )
+        self.log = tmp_path / f"worker-{time.monotonic_ns()}.log"
+        with self.log.open("w") as sink:
+            self.popen = subprocess.Popen(
+                [str(BIN / "wordofmouth"), "xapi", "deliver", *args],
+                env=env,
+                cwd=tmp_path,
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+
+    def running(self) -> bool:
+        return self.popen.poll() is None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def finish(self, timeout: float = 60) -> str:
+        """Wait for the process to end (kill it if it does not) and return everything it printed."""
+        try:
+            self.popen.wait(timeout=timeout)
+        finally:
+            if self.popen.poll() is None:
+                self.popen.kill()
+                self.popen.wait()
+        return self.output()
 
 
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
@@ -433,54 +455,61 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     ids = {r.id: r.statement_id for r in db.scalars(select(OutboxStatement))}
     first_batch = sorted(ids)[:100]
 
+    def story(output: str = "") -> str:
+        """What happened so far, for a failing assertion's message."""
+        fresh(db)
+        by_status = dict(
+            db.execute(select(OutboxStatement.status, func.count()).group_by(OutboxStatement.status)).all()
+        )
+        leased = db.scalar(select(func.count()).where(OutboxStatement.claimed_until.is_not(None))) or 0
+        in_lrs = [s["id"] for s in held(lrs)]
+        return (
+            f"proxy forwarded {proxy.forwarded}; outbox {by_status}, {leased} with a lease; LRS holds "
+            f"{len(in_lrs)} ({len(set(in_lrs))} distinct)\nworker output:\n{output[-6000:]}"
+        )
+
     with holding_proxy(lrs) as proxy:
-        doomed = worker_process(database_url, tmp_path, proxy.endpoint)
+        doomed = WorkerProcess(database_url, tmp_path, proxy.endpoint)
         try:
-            wait_for(lambda: proxy.forwarded == 1 or doomed.poll() is not None, "the first batch to reach the LRS")
-            assert doomed.poll() is None, doomed.communicate()[0]
+            wait_for(lambda: proxy.forwarded == 1 or not doomed.running(), "the first batch to reach the LRS")
+            assert doomed.running(), doomed.finish()
             # The LRS holds the batch; the worker holds its claim and waits for the answer.
-            assert len(held(lrs)) == 100
+            assert len(held(lrs)) == 100, story()
             fresh(db)
             claimed = list(db.scalars(select(OutboxStatement).where(OutboxStatement.id.in_(first_batch))))
-            assert {r.status for r in claimed} == {OutboxStatus.PENDING}
-            assert all(r.claimed_until is not None for r in claimed)
+            assert {r.status for r in claimed} == {OutboxStatus.PENDING}, story()
+            assert all(r.claimed_until is not None for r in claimed), story()
             lease_ends = max(r.claimed_until for r in claimed if r.claimed_until)
-            doomed.kill()  # SIGKILL: no cleanup of any kind
-            killed_output, _ = doomed.communicate(timeout=60)
+            doomed.popen.kill()  # SIGKILL: no cleanup of any kind
         finally:
-            if doomed.poll() is None:
-                doomed.kill()
-                doomed.communicate()
-        assert doomed.returncode == -signal.SIGKILL
-        assert count(db, OutboxStatement.status == OutboxStatus.DELIVERED) == 0
-        assert count(db, OutboxStatement.status == OutboxStatus.PENDING) == 300
+            killed_output = doomed.finish()
+        assert doomed.popen.returncode == -signal.SIGKILL, killed_output
+        assert count(db, OutboxStatement.status == OutboxStatus.DELIVERED) == 0, story(killed_output)
+        assert count(db, OutboxStatement.status == OutboxStatus.PENDING) == 300, story(killed_output)
 
         proxy.release.set()  # from now on answers pass straight through
-        restarted = worker_process(database_url, tmp_path, proxy.endpoint)
+        restarted = WorkerProcess(database_url, tmp_path, proxy.endpoint)
         try:
             wait_for(
-                lambda: (
-                    count(db, OutboxStatement.status == OutboxStatus.DELIVERED) == 300 or restarted.poll() is not None
-                ),
+                lambda: count(db, OutboxStatement.status == OutboxStatus.DELIVERED) == 300 or not restarted.running(),
                 "every statement to be delivered",
             )
-            assert restarted.poll() is None, restarted.communicate()[0]
-            restarted.send_signal(signal.SIGTERM)
-            output, _ = restarted.communicate(timeout=60)
+            assert restarted.running(), story(restarted.finish())
+            restarted.popen.send_signal(signal.SIGTERM)
         finally:
-            if restarted.poll() is None:
-                restarted.kill()
-                restarted.communicate()
-        assert restarted.returncode == 0, output
-        # The killed worker's batch was taken again only after its lease expired, and sent once more.
-        assert proxy.forwarded == 4  # the batch the first worker never heard about, then 3 batches
+            output = restarted.finish()
+        assert restarted.popen.returncode == 0, story(output)
+        # The killed worker's batch was taken again only after its lease expired, and sent once more:
+        # the batch the first worker never heard about, then 3 batches.
+        assert proxy.forwarded == 4, story(output)
 
     fresh(db)
     rows = list(db.scalars(select(OutboxStatement)))
-    assert {r.status for r in rows} == {OutboxStatus.DELIVERED} and len(rows) == 300
-    assert all(r.delivered_at is not None and r.delivered_at >= lease_ends for r in rows if r.id in first_batch)
+    assert {r.status for r in rows} == {OutboxStatus.DELIVERED} and len(rows) == 300, story(output)
+    early = [(r.id, r.delivered_at) for r in rows if r.id in first_batch and not r.delivered_at >= lease_ends]
+    assert not early, (lease_ends, early[:5], story(output))
     in_lrs = [s["id"] for s in held(lrs)]
-    assert len(in_lrs) == len(set(in_lrs)) == 300  # nothing lost, nothing stored twice
+    assert len(in_lrs) == len(set(in_lrs)) == 300, story(output)  # nothing lost, nothing stored twice
     assert set(in_lrs) == set(ids.values())
     assert "job xapi-deliver: delivered=" in output and "SIGTERM received" in output
     for text in (killed_output, output):
@@ -493,9 +522,9 @@ def test_deliver_once_as_a_process_reports_counts_and_no_secrets(
     world = make_world(db)
     comment_many(db, world, 5)
     with lrs.down():
-        down = worker_process(database_url, tmp_path, lrs.endpoint, "--once")
-        output, _ = down.communicate(timeout=WAIT)
-        assert down.returncode == 0, output
+        down = WorkerProcess(database_url, tmp_path, lrs.endpoint, "--once")
+        output = down.finish(timeout=WAIT)
+        assert down.popen.returncode == 0, output
         assert "deferred=5" in output and "cannot connect to " + lrs.endpoint in output
     assert count(db, OutboxStatement.status == OutboxStatus.PENDING, OutboxStatement.attempts == 1) == 5
     assert SECRET not in output and USER not in output
