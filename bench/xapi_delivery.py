@@ -292,11 +292,6 @@ class Round:
     def rate(self) -> float:
         return self.statements / self.seconds if self.seconds else 0.0
 
-    @property
-    def cpu_per_statement(self) -> float | None:
-        """CPU seconds per statement, all groups measured (None without /proc)."""
-        return sum(self.cpu.values()) / self.statements if self.cpu and self.statements else None
-
 
 class Meter:
     """CPU seconds of the LRS's node process, this process (client, worker, SQLite) and the app's
