@@ -60,6 +60,12 @@ class Settings:
     db_pool_timeout: int = 5
     secret_key_is_dev: bool = field(default=False, repr=False)
     key_encryption_keys: tuple[str, ...] = field(default=(), repr=False)  # Fernet keys; the first encrypts
+    # The operator console's credential (WOM_ADMIN_PASSWORD): a password, or a werkzeug hash
+    # ("scrypt:...", "pbkdf2:..."); empty: the console is closed in production, loopback-only otherwise.
+    admin_password: str = field(default="", repr=False)
+    # LTI Dynamic Registration without a one-time token (WOM_OPEN_REGISTRATION): off unless switched on.
+    open_registration: bool = False
+    launch_failures_kept: int = 500  # WOM_LAUNCH_FAILURES_KEPT: refusals kept for the console
 
     @property
     def is_production(self) -> bool:
@@ -293,6 +299,11 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         db_pool_timeout=_in_range("WOM_DB_POOL_TIMEOUT", layered.get("WOM_DB_POOL_TIMEOUT", "5"), 1, 300),
         secret_key_is_dev=secret_is_dev,
         key_encryption_keys=_fernet_keys(layered.get("WOM_KEY_ENCRYPTION_KEYS", "")),
+        admin_password=layered.get("WOM_ADMIN_PASSWORD", "").strip(),
+        open_registration=_as_bool("WOM_OPEN_REGISTRATION", layered.get("WOM_OPEN_REGISTRATION", "0")),
+        launch_failures_kept=_in_range(
+            "WOM_LAUNCH_FAILURES_KEPT", layered.get("WOM_LAUNCH_FAILURES_KEPT", "500"), 10, 100_000
+        ),
     )
     if settings.is_production and (problems := settings.production_problems()):
         raise ConfigurationError(f"refusing to start in production: {problems[0]}")

@@ -19,7 +19,14 @@ from plugin.models.colleagues import (
 from plugin.models.learning import Enrolment, Item, Learner, Placement
 from plugin.models.lti_state import LoginState
 from plugin.models.outbox import ActorIdentity, LrsCursor, LrsSettings, OutboxStatement, OutboxStatus
-from plugin.models.platform import Deployment, Platform, PlatformOrigin, ToolKey
+from plugin.models.platform import (
+    Deployment,
+    LaunchFailure,
+    Platform,
+    PlatformOrigin,
+    RegistrationToken,
+    ToolKey,
+)
 from plugin.models.social import Comment, Rating, RatingTally, Report, ReviewVote
 
 __all__ = [
@@ -33,6 +40,7 @@ __all__ = [
     "Item",
     "ItemAlsoTook",
     "ItemTakers",
+    "LaunchFailure",
     "Learner",
     "LearnerRecommendation",
     "LoginState",
@@ -46,6 +54,7 @@ __all__ = [
     "Rating",
     "RatingTally",
     "RecommendBuild",
+    "RegistrationToken",
     "Report",
     "ReviewVote",
     "RosterMember",

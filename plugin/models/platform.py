@@ -41,6 +41,12 @@ class Platform(Base):
     show_names_default: Mapped[bool] = mapped_column(default=False)
     # How to link to a course in this LMS, e.g. Moodle "{issuer}/course/view.php?id={context_id}".
     course_url_template: Mapped[str | None] = mapped_column(URL)
+    # A disabled registration is refused at login and launch; its data stays.
+    enabled: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+    # Launches with a deployment id not yet known add it instead of being refused (off by default).
+    auto_accept_deployments: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # "manual" (``platform add``, the console) or "dynamic" (LTI Dynamic Registration).
+    registered_via: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -133,3 +139,41 @@ class UsedFormToken(Base):
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LaunchFailure(Base):
+    """A refused login, launch or registration, kept for the operator console (``/admin``).
+
+    Bounded: only the newest ``WOM_LAUNCH_FAILURES_KEPT`` rows are kept. Not tenant data (the
+    refusal may name an issuer nobody registered); the refusal page's code is ``request_id``.
+    """
+
+    __tablename__ = "launch_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    endpoint: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[int] = mapped_column(default=400)
+    reason: Mapped[str] = mapped_column(Text)
+    hint: Mapped[str] = mapped_column(Text, default="")
+    issuer: Mapped[str | None] = mapped_column(URL)
+    client_id: Mapped[str | None] = mapped_column(String(255))
+    deployment_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class RegistrationToken(Base):
+    """A one-time token that lets an LMS register through ``/lti/register`` (dynamic registration).
+
+    Only the SHA-256 of the token is stored; the URL that carries it is shown once when it is made.
+    """
+
+    __tablename__ = "registration_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(String(255), default="")
+    platform_id: Mapped[int | None] = mapped_column(ForeignKey("platform.id", ondelete="SET NULL"), index=True)
