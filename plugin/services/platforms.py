@@ -105,6 +105,46 @@ def find_deployment(session: Session, platform: Platform, deployment_id: str) ->
     ).one_or_none()
 
 
+DEPLOYMENT_ID_MAX = 255  # Deployment.deployment_id's column
+
+
+def add_deployment(session: Session, platform: Platform, deployment_id: str) -> tuple[Deployment, bool]:
+    """Accept launches from ``deployment_id`` under ``platform``; returns it and whether it is new."""
+    deployment_id = deployment_id.strip()
+    if not deployment_id or len(deployment_id) > DEPLOYMENT_ID_MAX:
+        raise DomainError(f"a deployment id must be 1 to {DEPLOYMENT_ID_MAX} characters")
+    existing = find_deployment(session, platform, deployment_id)
+    if existing is not None:
+        return existing, False
+    deployment = Deployment(platform_id=platform.id, deployment_id=deployment_id)
+    session.add(deployment)
+    session.flush()
+    return deployment, True
+
+
+def remove_deployment(session: Session, platform: Platform, deployment_id: str) -> None:
+    """Stop accepting ``deployment_id``; a registration keeps at least one deployment."""
+    deployment = find_deployment(session, platform, deployment_id)
+    if deployment is None:
+        raise DomainError(f"deployment {deployment_id!r} is not registered for {platform.issuer}")
+    if len(platform.deployments) <= 1:
+        raise DomainError("a registration needs at least one deployment: remove the platform instead")
+    platform.deployments.remove(deployment)
+    session.flush()
+
+
+def set_enabled(session: Session, platform: Platform, enabled: bool) -> None:
+    """A disabled registration is refused at login and launch; its learners' data stays."""
+    platform.enabled = enabled
+    session.flush()
+
+
+def set_auto_accept_deployments(session: Session, platform: Platform, accept: bool) -> None:
+    """Whether a launch with an unknown deployment id adds it instead of being refused."""
+    platform.auto_accept_deployments = accept
+    session.flush()
+
+
 def describe(platforms: Iterable[Platform]) -> list[dict[str, object]]:
     """Plain dictionaries for listing (``platform list --json``)."""
     return [
@@ -118,6 +158,9 @@ def describe(platforms: Iterable[Platform]) -> list[dict[str, object]]:
             "key_set_url": p.key_set_url,
             "show_names_default": p.show_names_default,
             "course_url_template": p.course_url_template,
+            "enabled": p.enabled,
+            "auto_accept_deployments": p.auto_accept_deployments,
+            "registered_via": p.registered_via,
         }
         for p in platforms
     ]

@@ -49,6 +49,9 @@ def test_add_list_update_remove(app: Flask) -> None:
             "key_set_url": "https://moodle.example.org/mod/lti/certs.php",
             "show_names_default": False,
             "course_url_template": None,
+            "enabled": True,
+            "auto_accept_deployments": False,
+            "registered_via": "manual",
         }
     ]
     result = runner.invoke(args=[*ADD, "--deployment-id", "8", "--name", "Moodle"])
