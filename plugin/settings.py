@@ -54,6 +54,7 @@ class Settings:
     xapi_deliver_seconds: int = 5
     xapi_batch_size: int = 100
     xapi_pull_minutes: int = 15
+    xapi_lease_seconds: int = 300  # how long a delivery claim holds before another worker retakes it
     db_connect_timeout: int = 5
     db_statement_timeout_ms: int = 15_000
     db_lock_timeout_ms: int = 5_000
@@ -289,6 +290,7 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         ),
         xapi_batch_size=_in_range("WOM_XAPI_BATCH_SIZE", layered.get("WOM_XAPI_BATCH_SIZE", "100"), 1, 1000),
         xapi_pull_minutes=_in_range("WOM_XAPI_PULL_MINUTES", layered.get("WOM_XAPI_PULL_MINUTES", "15"), 1, 24 * 60),
+        xapi_lease_seconds=_in_range("WOM_XAPI_LEASE_SECONDS", layered.get("WOM_XAPI_LEASE_SECONDS", "300"), 1, 86_400),
         db_connect_timeout=_in_range("WOM_DB_CONNECT_TIMEOUT", layered.get("WOM_DB_CONNECT_TIMEOUT", "5"), 1, 300),
         db_statement_timeout_ms=_in_range(
             "WOM_DB_STATEMENT_TIMEOUT_MS", layered.get("WOM_DB_STATEMENT_TIMEOUT_MS", "15000"), 0, 3_600_000

@@ -50,7 +50,6 @@ Statements of platforms without an LRS (:mod:`xapi.lrs`) are never claimed: they
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections import Counter, deque
@@ -74,34 +73,18 @@ from xapi.transport import REASON_MAX_LENGTH, Answer, LrsClient, Outcome
 log = logging.getLogger("wordofmouth.xapi")
 
 JOB_NAME = "xapi-deliver"
-LEASE_ENV = "WOM_XAPI_LEASE_SECONDS"
-DEFAULT_LEASE = timedelta(minutes=5)
 BACKOFF_BASE = timedelta(seconds=10)
 BACKOFF_CAP = timedelta(minutes=10)
 JOB_BUDGET = timedelta(minutes=2)  # a worker run yields after this (and runs again at once when work is left)
 
 
-def lease_from(settings: Settings, environ: dict[str, str] | None = None) -> timedelta:
-    """How long a claim holds: ``WOM_XAPI_LEASE_SECONDS`` (1 to 86400; tests make it short), else 5 min.
+def lease_from(settings: Settings) -> timedelta:
+    """How long a claim holds (``WOM_XAPI_LEASE_SECONDS``, default 5 min; tests make it short).
 
     It must exceed one batch's worst case (the transport's 60 s deadline per POST); a lease that
     expires early only costs a duplicate POST, which the LRS stores once.
     """
-    configured = getattr(settings, "xapi_lease_seconds", None)
-    if configured:
-        return timedelta(seconds=int(configured))
-    raw = (environ if environ is not None else os.environ).get(LEASE_ENV, "").strip()
-    if not raw:
-        return DEFAULT_LEASE
-    try:
-        seconds = int(raw)
-    except ValueError:
-        seconds = 0
-    if not 1 <= seconds <= 86400:
-        from plugin.errors import ConfigurationError
-
-        raise ConfigurationError(f"{LEASE_ENV} must be a whole number of seconds from 1 to 86400 (got {raw!r})")
-    return timedelta(seconds=seconds)
+    return timedelta(seconds=settings.xapi_lease_seconds)
 
 
 def backoff(
@@ -544,5 +527,4 @@ def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
 def init_app(app: Flask) -> None:
     """Register the ``xapi-deliver`` job, run every ``WOM_XAPI_DELIVER_SECONDS``."""
     settings = get_settings(app)
-    lease_from(settings)  # a bad WOM_XAPI_LEASE_SECONDS stops the start, not every run
     register_job(app, JOB_NAME, job, every=timedelta(seconds=settings.xapi_deliver_seconds))

@@ -48,6 +48,9 @@ def test_environment_overrides_instance_file_and_overrides_win(tmp_path: Path) -
         ({"WOM_ROSTER_SYNC_HOURS": "0"}, "WOM_ROSTER_SYNC_HOURS must be between 1 and 720"),
         ({"WOM_ROSTER_SYNC_HOURS": "often"}, "WOM_ROSTER_SYNC_HOURS must be a whole number"),
         ({"WOM_WORKER_POLL_SECONDS": "0"}, "WOM_WORKER_POLL_SECONDS must be between 1 and 3600"),
+        ({"WOM_XAPI_LEASE_SECONDS": "0"}, "WOM_XAPI_LEASE_SECONDS must be between 1 and 86400"),
+        ({"WOM_OPEN_REGISTRATION": "sometimes"}, "WOM_OPEN_REGISTRATION must be one of"),
+        ({"WOM_LAUNCH_FAILURES_KEPT": "5"}, "WOM_LAUNCH_FAILURES_KEPT must be between 10 and 100000"),
     ],
 )
 def test_refuses_to_start_with_a_one_line_reason(tmp_path: Path, env: dict[str, str], reason: str) -> None:
@@ -99,3 +102,23 @@ def test_worker_settings_have_defaults_and_can_be_changed(tmp_path: Path) -> Non
         environ={"WOM_INSTANCE_PATH": str(tmp_path), "WOM_ROSTER_SYNC_HOURS": "12", "WOM_WORKER_POLL_SECONDS": "5"}
     )
     assert (changed.roster_sync_hours, changed.worker_poll_seconds) == (12, 5)
+
+
+def test_installation_settings_are_closed_by_default(tmp_path: Path) -> None:
+    defaults = load_settings(environ={"WOM_INSTANCE_PATH": str(tmp_path)})
+    assert (defaults.open_registration, defaults.admin_password, defaults.launch_failures_kept) == (False, "", 500)
+    assert defaults.xapi_lease_seconds == 300
+    changed = load_settings(
+        environ={
+            "WOM_INSTANCE_PATH": str(tmp_path),
+            "WOM_OPEN_REGISTRATION": "on",
+            "WOM_ADMIN_PASSWORD": " operator secret ",
+            "WOM_XAPI_LEASE_SECONDS": "4",
+        }
+    )
+    assert (changed.open_registration, changed.admin_password, changed.xapi_lease_seconds) == (
+        True,
+        "operator secret",
+        4,
+    )
+    assert "operator secret" not in repr(changed)
