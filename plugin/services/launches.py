@@ -33,8 +33,11 @@ WIDGET_TITLES = {
 }
 # Widgets that exist (all of them now); a kind added later is placed before it is shown.
 LIVE_WIDGETS = ("ratings", "comments", "colleagues", "recommendations")
-# A custom parameter the platform could not fill arrives literally: "$Canvas.user.id", "${Person.x}".
+# A custom parameter the platform could not fill arrives literally: "$Canvas.user.id", "${Person.x}";
+# Canvas fills "${...}" inside a longer value one by one, so "https://x/courses/${Canvas.course.id}"
+# is as unfilled as the whole variable.
 _UNFILLED = re.compile(r"^\$(\{[^}]*\}|[A-Za-z][\w.]*)$")
+_UNFILLED_PART = re.compile(r"\$\{[A-Za-z][\w.<>]*\}")
 
 T = TypeVar("T")
 
@@ -44,7 +47,7 @@ def filled(value: object) -> str | None:
     if value is None:
         return None
     text = str(value).strip()
-    if not text or _UNFILLED.match(text):
+    if not text or _UNFILLED.match(text) or _UNFILLED_PART.search(text):
         return None
     return text
 
