@@ -7,7 +7,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the LTI blueprint, its CLI groups and, with ``WOM_DEMO``, the demo LMS."""
-    from lti.cli import keys_cli, platform_cli
+    import lti.registration_views  # noqa: F401  (adds GET /lti/register to bp)
+    from lti.cli import keys_cli, platform_cli, registration_url
     from lti.keysets import PlatformKeySets
     from lti.nrps import sync_rosters
     from lti.views import bp
@@ -28,6 +29,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.cli.add_command(platform_cli)
     app.cli.add_command(keys_cli)
+    app.cli.add_command(registration_url)
     register_job(app, "roster-sync", sync_rosters)  # NRPS rosters; every WOM_WORKER_POLL_SECONDS
     if settings.demo:
         from lti.demo.cli import demo_cli

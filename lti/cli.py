@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import click
 from flask import current_app
@@ -14,7 +16,8 @@ from sqlalchemy.orm import Session
 from plugin import framing
 from plugin.errors import DomainError
 from plugin.models import Platform
-from plugin.services import platform_origins, platforms, tool_keys
+from plugin.services import platform_origins, platforms, registration_tokens, tool_keys
+from plugin.web import external_url
 
 CLIENT_ID_HELP = "The registration's client id (`wordofmouth platform list` shows it); one issuer may have several."
 
@@ -105,7 +108,10 @@ def platform_list(as_json: bool) -> None:
             f"  deployments:   {', '.join(row['deployment_ids'])}\n  auth login:    {row['auth_login_url']}\n"
             f"  auth token:    {row['auth_token_url']}\n  key set:       {row['key_set_url']}\n"
             f"  names shown:   {'by default' if row['show_names_default'] else 'only by choice'}\n"
-            f"  course URLs:   {row['course_url_template'] or '(none)'}"
+            f"  course URLs:   {row['course_url_template'] or '(none)'}\n"
+            f"  enabled:       {'yes' if row['enabled'] else 'no (logins and launches refused)'}\n"
+            f"  new deployments: {'auto-accepted' if row['auto_accept_deployments'] else 'refused'}\n"
+            f"  registered via: {row['registered_via']}"
         )
 
 
@@ -124,9 +130,17 @@ def platform_list(as_json: bool) -> None:
     metavar="TEMPLATE",
     help="Link to a course, e.g. '{issuer}/course/view.php?id={context_id}' (Moodle); '' removes it.",
 )
+@click.option(
+    "--auto-accept-deployments/--no-auto-accept-deployments",
+    "auto_accept",
+    default=None,
+    help="Add the deployment id of a signed launch that is not registered yet, instead of refusing it.",
+)
 @with_appcontext
-def platform_set(issuer: str, client_id: str, names: bool | None, course_url_template: str | None) -> None:
-    """Colleague settings of a registration: the privacy default and the course URL template."""
+def platform_set(
+    issuer: str, client_id: str, names: bool | None, course_url_template: str | None, auto_accept: bool | None
+) -> None:
+    """Settings of a registration: privacy default, course URL template, new deployments."""
     with _unit_of_work() as session:
         platform = platforms.set_colleague_settings(
             session,
@@ -134,11 +148,65 @@ def platform_set(issuer: str, client_id: str, names: bool | None, course_url_tem
             show_names_default=names,
             course_url_template=course_url_template,
         )
+        if auto_accept is not None:
+            platforms.set_auto_accept_deployments(session, platform, auto_accept)
         names_now, template_now = platform.show_names_default, platform.course_url_template
+        accept_now = platform.auto_accept_deployments
     click.echo(
         f"{issuer} (client {client_id}): names by default {'on' if names_now else 'off'}; "
-        f"course URL template {template_now or '(none)'}"
+        f"course URL template {template_now or '(none)'}; "
+        f"new deployments {'auto-accepted' if accept_now else 'refused'}"
     )
+
+
+@platform_cli.command("add-deployment")
+@click.argument("issuer")
+@click.option("--client-id", required=True, help=CLIENT_ID_HELP)
+@click.argument("deployment_id")
+@with_appcontext
+def platform_add_deployment(issuer: str, client_id: str, deployment_id: str) -> None:
+    """Accept launches from DEPLOYMENT_ID (the refusal's log line names it)."""
+    with _unit_of_work() as session:
+        _, created = platforms.add_deployment(session, _registered(session, issuer, client_id), deployment_id)
+    what = "added" if created else "already registered:"
+    click.echo(f"{what} deployment {deployment_id.strip()} for {issuer} (client {client_id})")
+
+
+@platform_cli.command("remove-deployment")
+@click.argument("issuer")
+@click.option("--client-id", required=True, help=CLIENT_ID_HELP)
+@click.argument("deployment_id")
+@with_appcontext
+def platform_remove_deployment(issuer: str, client_id: str, deployment_id: str) -> None:
+    """Refuse launches from DEPLOYMENT_ID from now on (its learners' data stays)."""
+    with _unit_of_work() as session:
+        platforms.remove_deployment(session, _registered(session, issuer, client_id), deployment_id.strip())
+    click.echo(f"removed deployment {deployment_id.strip()} from {issuer} (client {client_id})")
+
+
+def _set_enabled(issuer: str, client_id: str, enabled: bool) -> None:
+    with _unit_of_work() as session:
+        platforms.set_enabled(session, _registered(session, issuer, client_id), enabled)
+    state = "enabled: its launches are accepted" if enabled else "disabled: its logins and launches are refused"
+    click.echo(f"{issuer} (client {client_id}) {state}")
+
+
+@platform_cli.command("enable")
+@click.argument("issuer")
+@click.option("--client-id", required=True, help=CLIENT_ID_HELP)
+@with_appcontext
+def platform_enable(issuer: str, client_id: str) -> None:
+    """Accept logins and launches of a disabled registration again."""
+    _set_enabled(issuer, client_id, True)
+
+
+@platform_cli.command("disable")
+@click.argument("issuer")
+@click.option("--client-id", required=True, help=CLIENT_ID_HELP)
+@with_appcontext
+def platform_disable(issuer: str, client_id: str) -> None:
+    """Refuse the registration's logins and launches; its learners' data stays."""
+    _set_enabled(issuer, client_id, False)
 
 
 @platform_cli.command("remove")
@@ -206,6 +274,37 @@ def origin_list(issuer: str, client_id: str) -> None:
         known = platform_origins.origins_of(session, platform.id)
     for item in known:
         click.echo(f"{item.origin}  {item.source.value}")
+
+
+DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
+DURATION_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``24h`` or ``7d`` as a :class:`timedelta`; a usage error otherwise."""
+    match = DURATION.match(text.lower())
+    if not match or int(match.group(1)) == 0:
+        raise click.BadParameter(f"{text!r} is not a duration like 30m, 24h or 7d", param_hint="--expires")
+    return timedelta(**{DURATION_UNITS[match.group(2)]: int(match.group(1))})
+
+
+@click.command("registration-url")
+@click.option("--expires", default="24h", show_default=True, help="How long the URL works: 30m, 24h, 7d (at most 30d).")
+@click.option("--note", default="", help="What the URL is for (shown in the console), e.g. the LMS's name.")
+@with_appcontext
+def registration_url(expires: str, note: str) -> None:
+    """Make a one-time URL to paste into an LMS for LTI Dynamic Registration (Moodle, Canvas...)."""
+    lifetime = parse_duration(expires)
+    with _unit_of_work() as session:
+        issued = registration_tokens.issue(session, lifetime, note.strip())
+    url = external_url("lti.register", current_app, wom_token=issued.token)
+    click.echo(url)
+    click.echo(
+        f"works once, until {issued.expires_at:%Y-%m-%d %H:%M} UTC; paste it into the LMS "
+        "(Moodle: Site administration > Plugins > External tool > Manage tools > Tool URL; "
+        "Canvas: Admin > Developer Keys > + Developer Key > + LTI Registration)",
+        err=True,
+    )
 
 
 @click.group("keys")

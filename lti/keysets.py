@@ -5,8 +5,8 @@ refetch of the key set; to keep forged kids from making us hammer a platform, a 
 refetched at most once per ``min_refetch_interval``.
 
 A key set URL is whatever an admin registered, and a launch makes us fetch it inside a learner's
-request, so the fetch is bounded like any call to a stranger (Security Framework 1.0 §6.3 only
-says keys are published at a URL; the limits are ours):
+request, so the fetch is bounded like every call to a platform (``lti/fetching.py``; Security
+Framework 1.0 §6.3 only says keys are published at a URL, the limits are ours):
 
 - **a total deadline** (``deadline``, 10 s) for connecting, headers and body together, enforced by
   a watchdog that shuts the socket down, not only a per-read timeout (a server sending one byte
@@ -20,24 +20,19 @@ says keys are published at a URL; the limits are ours):
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import json
-import socket
-import ssl
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
-USER_AGENT = "WordOfMouth-LTI/0.1 (+https://github.com/; LTI 1.3 tool)"
-MAX_KEY_SET_BYTES = 1024 * 1024
-MAX_REDIRECTS = 3
-REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+from lti.fetching import MAX_BYTES, BoundedClient, FetchError
+
+MAX_KEY_SET_BYTES = MAX_BYTES
+WHAT = "the platform's key set"
 
 
-class KeySetError(Exception):
+class KeySetError(FetchError):
     """The platform's key set could not be fetched or read."""
 
 
@@ -45,43 +40,6 @@ class KeySetError(Exception):
 class _Cached:
     keys: dict[str, dict[str, Any]]
     fetched_at: float
-
-
-def _origin(url: str) -> tuple[str, str, int]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
-
-
-class _Watchdog:
-    """Shuts a socket down when the deadline passes, so a blocked read returns at once."""
-
-    def __init__(self, seconds: float) -> None:
-        self._sock: socket.socket | None = None
-        self._lock = threading.Lock()
-        self.fired = False
-        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def watch(self, sock: socket.socket | None) -> None:
-        with self._lock:
-            self._sock = sock
-            if self.fired:
-                self._shutdown()
-
-    def _shutdown(self) -> None:
-        if self._sock is not None:
-            with contextlib.suppress(OSError):  # already closed
-                self._sock.shutdown(socket.SHUT_RDWR)
-
-    def _fire(self) -> None:
-        with self._lock:
-            self.fired = True
-            self._shutdown()
-
-    def cancel(self) -> None:
-        self._timer.cancel()
 
 
 class PlatformKeySets:
@@ -104,90 +62,11 @@ class PlatformKeySets:
         self._cache: dict[str, _Cached] = {}
         self._lock = threading.Lock()
 
-    def _get_once(self, url: str, ends: float) -> tuple[int, str | None, bytes]:
-        """One GET: (status, Location, body), the body read up to ``max_bytes``."""
-        parts = urlsplit(url)
-        scheme, host, port = _origin(url)
-        remaining = ends - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError
-        connection: http.client.HTTPConnection
-        if scheme == "https":
-            connection = http.client.HTTPSConnection(
-                host, port, timeout=min(self.timeout, remaining), context=ssl.create_default_context()
-            )
-        else:
-            connection = http.client.HTTPConnection(host, port, timeout=min(self.timeout, remaining))
-        watchdog = _Watchdog(remaining)
-        try:
-            connection.connect()
-            watchdog.watch(connection.sock)
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            connection.request(
-                "GET",
-                path,
-                headers={"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "identity"},
-            )
-            response = connection.getresponse()
-            if response.status in REDIRECT_STATUSES:
-                return response.status, response.getheader("Location"), b""
-            declared = response.getheader("Content-Length")
-            if declared and declared.strip().isdigit() and int(declared) > self.max_bytes:
-                raise _TooLargeError
-            body = bytearray()
-            while chunk := response.read1(64 * 1024):
-                body += chunk
-                if len(body) > self.max_bytes:
-                    raise _TooLargeError
-                if time.monotonic() > ends:
-                    raise TimeoutError
-            if watchdog.fired or time.monotonic() > ends:
-                raise TimeoutError
-            return response.status, None, bytes(body)
-        except (OSError, http.client.HTTPException) as exc:
-            if watchdog.fired or time.monotonic() > ends:
-                raise TimeoutError from exc
-            raise
-        finally:
-            watchdog.cancel()
-            connection.close()
-
-    def _check_scheme(self, url: str, original: str) -> None:
-        scheme = urlsplit(url).scheme.lower()
-        if scheme not in ("http", "https"):
-            raise KeySetError(f"the platform's key set URL {original} is not an http(s) URL")
-        if self.https_only and scheme != "https":
-            raise KeySetError(f"the platform's key set URL {url} must be https in production")
-
     def _download(self, url: str) -> bytes:
-        ends = time.monotonic() + self.deadline
-        current = url
-        self._check_scheme(current, url)
-        try:
-            for _ in range(MAX_REDIRECTS + 1):
-                status, location, body = self._get_once(current, ends)
-                if status not in REDIRECT_STATUSES:
-                    if status >= 400:
-                        raise KeySetError(f"could not fetch the platform's key set from {url}: HTTP {status}")
-                    return body
-                target = urljoin(current, location or "")
-                if not location or _origin(target) != _origin(current):
-                    raise KeySetError(
-                        f"the platform's key set at {url} redirects to another origin ({target}): not followed"
-                    )
-                self._check_scheme(target, url)
-                current = target
-        except TimeoutError as exc:
-            raise KeySetError(
-                f"could not fetch the platform's key set from {url}: no complete answer within {self.deadline:g} s"
-            ) from exc
-        except _TooLargeError as exc:
-            raise KeySetError(
-                f"the platform's key set at {url} is larger than {self.max_bytes // 1024} KB: not read"
-            ) from exc
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise KeySetError(f"could not fetch the platform's key set from {url}: {exc.__class__.__name__}") from exc
-        raise KeySetError(f"the platform's key set at {url} redirects more than {MAX_REDIRECTS} times")
+        client = BoundedClient(
+            timeout=self.timeout, deadline=self.deadline, max_bytes=self.max_bytes, https_only=self.https_only
+        )
+        return client.get(url, WHAT, KeySetError)
 
     def _fetch(self, url: str) -> _Cached:
         raw = self._download(url)
@@ -219,7 +98,3 @@ class PlatformKeySets:
     def forget(self) -> None:
         with self._lock:
             self._cache.clear()
-
-
-class _TooLargeError(Exception):
-    pass

@@ -11,6 +11,7 @@ The login state is consumed last, so a forged launch cannot burn a real one.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -27,9 +28,11 @@ from lti.context import LaunchContext
 from lti.errors import FROM_COURSE, NOT_COMPLETED, RELOAD, LaunchError
 from lti.keysets import KeySetError, PlatformKeySets
 from lti.schemas import check_launch_claims, check_no_nul
+from plugin.errors import DomainError
 from plugin.models import Platform
 from plugin.services import launches, login_states, platforms
 
+log = logging.getLogger("wordofmouth.lti")
 MAX_URL_LENGTH = 2048
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 LEEWAY_SECONDS = 60  # Moodle sets exp only 60 s after iat: allow a minute of clock skew, no more.
@@ -65,10 +68,43 @@ def unregistered_client(issuer: str, client_id: str) -> LaunchError:
 def unregistered_deployment(platform: Platform, deployment_id: str) -> LaunchError:
     return LaunchError(
         f"deployment {deployment_id!r} is not registered for {platform.issuer} (client {platform.client_id})",
-        f"Add it: `wordofmouth platform add --issuer {platform.issuer} --client-id {platform.client_id} "
-        f"--deployment-id {deployment_id} ...` with the same URLs.",
+        f"Add it: `wordofmouth platform add-deployment {platform.issuer} --client-id {platform.client_id} "
+        f"{deployment_id}` (or in the console, /admin); `wordofmouth platform set {platform.issuer} --client-id "
+        f"{platform.client_id} --auto-accept-deployments` accepts every new deployment of this registration.",
         status=403,
     ).about(issuer=platform.issuer, client_id=platform.client_id, deployment_id=deployment_id)
+
+
+def disabled_platform(platform: Platform) -> LaunchError:
+    return LaunchError(
+        f"the registration of {platform.issuer} (client {platform.client_id}) is disabled",
+        f"Enable it in the console (/admin) or with `wordofmouth platform enable {platform.issuer} "
+        f"--client-id {platform.client_id}`.",
+        status=403,
+    ).about(issuer=platform.issuer, client_id=platform.client_id)
+
+
+def check_deployment(session: Session, platform: Platform, deployment_id: str, *, signed: bool) -> None:
+    """A known deployment passes. An unknown one is added when the registration auto-accepts
+    deployments and the launch is ``signed`` (verified), passes unsigned (a login: its launch decides),
+    and is refused otherwise."""
+    if platforms.find_deployment(session, platform, deployment_id) is not None:
+        return
+    if not platform.auto_accept_deployments:
+        raise unregistered_deployment(platform, deployment_id)
+    if signed:
+        try:
+            platforms.add_deployment(session, platform, deployment_id)
+        except DomainError as exc:
+            raise LaunchError(f"deployment {deployment_id!r} cannot be added: {exc.detail}", status=403).about(
+                issuer=platform.issuer, client_id=platform.client_id
+            ) from exc
+        log.info(
+            "deployment %r added to %s (client %s): the registration auto-accepts deployments",
+            deployment_id,
+            platform.issuer,
+            platform.client_id,
+        )
 
 
 def login_registration(session: Session, issuer: str, client_id: str | None) -> Platform:
@@ -80,13 +116,16 @@ def login_registration(session: Session, issuer: str, client_id: str | None) -> 
         found = next((p for p in known if p.client_id == client_id), None)
         if found is None:
             raise unregistered_client(issuer, client_id)
-        return found
-    if len(known) > 1:
+    elif len(known) > 1:
         raise LaunchError(
             f"issuer {issuer} has several registrations and the login did not say which (no client_id)",
             "Configure the LMS to send client_id with the login request.",
         ).about(issuer=issuer)
-    return known[0]
+    else:
+        found = known[0]
+    if not found.enabled:
+        raise disabled_platform(found)
+    return found
 
 
 def _unverified(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -312,13 +351,14 @@ def validate_launch(
     check_no_nul([header, unverified], "id_token")
     kid = _check_header(header)
     platform = find_registration(session, unverified)
+    if not platform.enabled:
+        raise disabled_platform(platform)
     body = _verify_signature(request.id_token, kid, platform, key_sets)
     deployment_id = body.get(claims.DEPLOYMENT_ID)
     context = {"issuer": platform.issuer, "client_id": platform.client_id, "deployment_id": str(deployment_id)}
     if not isinstance(deployment_id, str) or not deployment_id:
         raise LaunchError("the launch has no deployment id").about(**context)
-    if platforms.find_deployment(session, platform, deployment_id) is None:
-        raise unregistered_deployment(platform, deployment_id)
+    check_deployment(session, platform, deployment_id, signed=True)
     try:
         _check_message(body, base_url, require_https)
     except LaunchError as exc:

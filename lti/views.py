@@ -28,10 +28,10 @@ from lti.tokens import (
 from lti.tool_config import DatabaseToolConf
 from lti.validation import (
     LaunchRequest,
+    check_deployment,
     check_return_url,
     check_target,
     login_registration,
-    unregistered_deployment,
     validate_launch,
 )
 from plugin.errors import ForbiddenError
@@ -106,8 +106,8 @@ def login() -> Response:
     except LaunchError as exc:
         raise exc.about(issuer=issuer, client_id=platform.client_id) from None
     deployment_id = params.get("lti_deployment_id")
-    if deployment_id and platforms.find_deployment(session, platform, deployment_id) is None:
-        raise unregistered_deployment(platform, deployment_id)
+    if deployment_id:
+        check_deployment(session, platform, deployment_id, signed=False)
     login_states.purge_expired(session)
     issued = login_states.issue_login(session, platform.id, target_link_uri)
     query = {

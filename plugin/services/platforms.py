@@ -37,7 +37,7 @@ def _check_url(label: str, url: str) -> None:
         raise DomainError(f"{label} must be an absolute http(s) URL (got {url!r})")
 
 
-def validate_spec(spec: PlatformSpec) -> None:
+def validate_spec(spec: PlatformSpec, *, require_deployment: bool = True) -> None:
     if not spec.issuer.strip():
         raise DomainError("the issuer must not be empty")
     if not spec.client_id.strip():
@@ -45,7 +45,7 @@ def validate_spec(spec: PlatformSpec) -> None:
     _check_url("the auth login URL", spec.auth_login_url)
     _check_url("the auth token URL", spec.auth_token_url)
     _check_url("the key set URL", spec.key_set_url)
-    if not spec.deployment_ids or any(not d.strip() for d in spec.deployment_ids):
+    if (require_deployment and not spec.deployment_ids) or any(not d.strip() for d in spec.deployment_ids):
         raise DomainError("at least one non-empty deployment id is required")
 
 
@@ -59,12 +59,15 @@ def platforms_of_issuer(session: Session, issuer: str) -> list[Platform]:
     return list(session.scalars(select(Platform).where(Platform.issuer == issuer).order_by(Platform.client_id)))
 
 
-def add_or_update_platform(session: Session, spec: PlatformSpec) -> tuple[Platform, bool]:
+def add_or_update_platform(
+    session: Session, spec: PlatformSpec, *, require_deployment: bool = True
+) -> tuple[Platform, bool]:
     """Register ``spec``; an existing registration gets the new URLs and any new deployment ids.
 
-    Returns the platform and whether it was created.
+    Returns the platform and whether it was created. ``require_deployment=False`` is for dynamic
+    registration, where a platform may answer without a deployment id (lti/registration.py).
     """
-    validate_spec(spec)
+    validate_spec(spec, require_deployment=require_deployment)
     platform = find_platform(session, spec.issuer, spec.client_id)
     created = platform is None
     if platform is None:
