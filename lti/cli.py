@@ -301,7 +301,7 @@ def registration_url(expires: str, note: str) -> None:
     click.echo(url)
     click.echo(
         f"works once, until {issued.expires_at:%Y-%m-%d %H:%M} UTC; paste it into the LMS "
-        "(Moodle: Site administration > Plugins > External tool > Manage tools > Tool URL; "
+        "(Moodle: Site administration > Plugins > Activity modules > External tool > Manage tools > Tool URL; "
         "Canvas: Admin > Developer Keys > + Developer Key > + LTI Registration)",
         err=True,
     )

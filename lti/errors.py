@@ -19,6 +19,7 @@ def N_(message: str) -> str:  # noqa: N802 (gettext's marker name)
 REFUSED = N_("Word of Mouth could not open here")
 NOT_COMPLETED = N_("This launch could not be completed")
 NOT_ALLOWED = N_("Not allowed")
+NOT_REGISTERED = N_("Word of Mouth could not be registered")
 
 # What the person who sees the page can do about it.
 TELL_ADMIN = N_(
@@ -27,6 +28,15 @@ TELL_ADMIN = N_(
 RELOAD = N_("The launch expired or was already used. Reload the course page and open Word of Mouth again.")
 FROM_COURSE = N_("This address is for your LMS. Open Word of Mouth from a page of your course instead.")
 ASK_INSTRUCTOR = N_("Only instructors can add Word of Mouth to a course. Ask an instructor of this course to add it.")
+# Dynamic registration (lti/registration.py): the person who sees these is the LMS's administrator.
+ASK_OPERATOR = N_(
+    "The registration did not complete. Give the code below to whoever runs Word of Mouth: their log says "
+    "what went wrong."
+)
+NEW_REGISTRATION_URL = N_(
+    "Ask whoever runs Word of Mouth for a new registration URL. They make one with the command "
+    "“wordofmouth registration-url --expires 24h” or in the operator console."
+)
 
 
 class LaunchError(Exception):

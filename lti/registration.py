@@ -42,7 +42,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lti import claims
-from lti.errors import N_, LaunchError
+from lti.errors import ASK_OPERATOR, NOT_REGISTERED, LaunchError
 from lti.fetching import BoundedClient, origin
 
 PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
@@ -64,11 +64,6 @@ HOSTED_CANVAS: dict[str, frozenset[str]] = {
     ),
 }
 
-REFUSED_REGISTRATION = N_("Word of Mouth could not be registered")
-ASK_OPERATOR = N_(
-    "Registration did not complete. Give the code below to whoever runs Word of Mouth; they can see "
-    "what went wrong and make a new registration URL."
-)
 NEW_URL_HINT = (
     "Make a new registration URL with `wordofmouth registration-url --expires 24h` and paste it into the LMS."
 )
@@ -77,8 +72,8 @@ NEW_URL_HINT = (
 class RegistrationError(LaunchError):
     """A refused registration: shown on the refusal page and logged with the fix."""
 
-    def __init__(self, detail: str, hint: str = "", *, status: int = 400) -> None:
-        super().__init__(detail, hint, status=status, title=REFUSED_REGISTRATION, advice=ASK_OPERATOR)
+    def __init__(self, detail: str, hint: str = "", *, status: int = 400, advice: str = ASK_OPERATOR) -> None:
+        super().__init__(detail, hint, status=status, title=NOT_REGISTERED, advice=advice)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import logging
 
 from flask import Response, current_app, render_template, request
 
+from lti.errors import NEW_REGISTRATION_URL
 from lti.fetching import BoundedClient
 from lti.registration import (
     HOSTED_CANVAS,
@@ -37,13 +38,14 @@ def _check_token(token: str) -> None:
         try:
             registration_tokens.check(db_session(), token)
         except registration_tokens.TokenRefusedError as exc:
-            raise RegistrationError(str(exc), NEW_URL_HINT, status=403) from exc
+            raise RegistrationError(str(exc), NEW_URL_HINT, status=403, advice=NEW_REGISTRATION_URL) from exc
     elif not get_settings(current_app).open_registration:
         raise RegistrationError(
             "this registration URL carries no Word of Mouth registration token (wom_token), "
             "and open registration is off",
             NEW_URL_HINT + " (Or set WOM_OPEN_REGISTRATION=1 to let any LMS register: not advised.)",
             status=403,
+            advice=NEW_REGISTRATION_URL,
         )
 
 
@@ -95,7 +97,7 @@ def register() -> Response:
         try:
             registration_tokens.consume(session, token, platform.id)
         except registration_tokens.TokenRefusedError as exc:
-            raise RegistrationError(str(exc), NEW_URL_HINT, status=409).about(
+            raise RegistrationError(str(exc), NEW_URL_HINT, status=409, advice=NEW_REGISTRATION_URL).about(
                 issuer=platform.issuer, client_id=platform.client_id
             ) from exc
     log.info(
