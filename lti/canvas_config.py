@@ -51,10 +51,14 @@ class ToolUrls:
     login: str
     launch: str
     jwks: str
+    icon: str = ""  # the tool's logo (the same one dynamic registration sends); none: Canvas's default
 
 
-def placement(name: str, message_type: str, launch_url: str, text: str) -> dict[str, Any]:
-    return {"placement": name, "message_type": message_type, "target_link_uri": launch_url, "text": text}
+def placement(name: str, message_type: str, urls: ToolUrls, text: str) -> dict[str, Any]:
+    entry = {"placement": name, "message_type": message_type, "target_link_uri": urls.launch, "text": text}
+    if urls.icon:
+        entry["icon_url"] = urls.icon
+    return entry
 
 
 def canvas_configuration(urls: ToolUrls) -> dict[str, Any]:
@@ -76,10 +80,11 @@ def canvas_configuration(urls: ToolUrls) -> dict[str, Any]:
                 "tool_id": TOOL_ID,
                 "settings": {
                     "text": TITLE,
+                    **({"icon_url": urls.icon} if urls.icon else {}),
                     "placements": [
-                        placement("course_navigation", RESOURCE_LINK_REQUEST, urls.launch, TITLE),
-                        placement("link_selection", DEEP_LINKING_REQUEST, urls.launch, "Word of Mouth widgets"),
-                        placement("editor_button", DEEP_LINKING_REQUEST, urls.launch, "Word of Mouth widgets"),
+                        placement("course_navigation", RESOURCE_LINK_REQUEST, urls, TITLE),
+                        placement("link_selection", DEEP_LINKING_REQUEST, urls, "Word of Mouth widgets"),
+                        placement("editor_button", DEEP_LINKING_REQUEST, urls, "Word of Mouth widgets"),
                     ],
                 },
             }

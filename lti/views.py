@@ -347,7 +347,12 @@ def canvas_config() -> Response:
     """Canvas's developer key JSON (Developer Keys → + LTI Key → Paste JSON or Enter URL); see lti/canvas_config.py."""
     from lti.canvas_config import ToolUrls, canvas_configuration
 
-    urls = ToolUrls(login=external_url("lti.login"), launch=external_url("lti.launch"), jwks=external_url("lti.jwks"))
+    urls = ToolUrls(
+        login=external_url("lti.login"),
+        launch=external_url("lti.launch"),
+        jwks=external_url("lti.jwks"),
+        icon=external_url("lti.static", filename="logo.svg"),
+    )
     response = jsonify(canvas_configuration(urls))
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

@@ -72,7 +72,7 @@ def test_every_url_is_under_the_base_url_whatever_the_host_header(tool: Tool) ->
     hostile = config(tool, **forged)
     assert hostile == honest
     found = urls_in({k: v for k, v in honest.items() if k != "scopes"})  # scopes are names, not addresses
-    assert len(found) >= 7  # login, launch, jwks, redirect URI, three placements
+    assert len(found) >= 11  # login, launch, jwks, redirect URI, three placements and their icons, the icon
     assert [url for url in found if not url.startswith(tool.url + "/")] == []
 
 
@@ -121,6 +121,13 @@ def test_a_course_url_canvas_could_not_fill_counts_as_absent(
         assert session.scalars(select(Item)).one().url is None
     finally:
         session.close()
+
+
+def test_the_icon_is_served(tool: Tool) -> None:
+    settings = config(tool)["extensions"][0]["settings"]
+    assert settings["icon_url"] == tool.url + "/lti/static/logo.svg"
+    response = requests.get(settings["icon_url"], timeout=10)
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("image/svg+xml")
 
 
 def test_the_key_set_url_serves_the_tools_keys(tool: Tool) -> None:

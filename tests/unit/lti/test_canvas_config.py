@@ -60,6 +60,13 @@ def test_the_whole_document() -> None:
     }
 
 
+def test_an_icon_goes_to_the_tool_and_every_placement() -> None:
+    urls = ToolUrls(login=URLS.login, launch=URLS.launch, jwks=URLS.jwks, icon="https://wom.example.org/i.svg")
+    settings = canvas_configuration(urls)["extensions"][0]["settings"]
+    assert settings["icon_url"] == "https://wom.example.org/i.svg"
+    assert {p["icon_url"] for p in settings["placements"]} == {"https://wom.example.org/i.svg"}
+
+
 def test_the_domain_is_the_host_without_a_port() -> None:
     urls = ToolUrls(login="http://localhost:5000/lti/login", launch="http://localhost:5000/lti/launch", jwks="x")
     assert canvas_configuration(urls)["extensions"][0]["domain"] == "localhost"
