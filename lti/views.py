@@ -17,6 +17,7 @@ from lti.deep_linking import WIDGET_SETTINGS, ResponseDeepLink, parse_choices, r
 from lti.errors import ASK_INSTRUCTOR, FROM_COURSE, NOT_ALLOWED, LaunchError
 from lti.keysets import PlatformKeySets
 from lti.launch import to_launch_record
+from lti.refusals import record_refusal
 from lti.schemas import check_login
 from lti.tokens import (
     WidgetGrant,
@@ -65,6 +66,7 @@ def launch_refused(exc: LaunchError) -> tuple[str, int] | Response:
         " ".join(f"{k}={v}" for k, v in sorted(exc.context.items())) or "no registration",
         exc.hint or "see docs/lti.md",
     )
+    record_refusal(exc.status, exc.detail, exc.hint, exc.context)  # for the console, under the page's code
     if wants_json():  # a program, not a person: RFC 9457 problem details, the reason in English
         return problem(exc.status, gettext(exc.title), exc.detail, advice=gettext(exc.advice))
     return (
@@ -78,6 +80,27 @@ def launch_refused(exc: LaunchError) -> tuple[str, int] | Response:
         ),
         exc.status,
     )
+
+
+# Refusals of the placement form that are not LaunchErrors, and what the operator can do about them.
+FORM_REFUSAL_HINTS = {
+    "This LMS registration was removed while the placement form was open.": (
+        "The platform or its deployment was removed (or replaced) while an instructor had the placement form "
+        "open; if that was a mistake, register it again and let the instructor add the tool again."
+    ),
+    "This placement form was not issued by Word of Mouth for this launch.": (
+        "The placement form was posted without a valid form token: a page kept open across a key or secret "
+        "change, or a request not made by the tool's own form."
+    ),
+}
+
+
+@bp.errorhandler(ForbiddenError)
+def form_refused(exc: ForbiddenError) -> Response:
+    """As the app answers any ForbiddenError, and kept for the console like a refused launch."""
+    log.info("%s %s -> %s: %s", request.method, request.path, exc.status, exc.detail)
+    record_refusal(exc.status, exc.detail, FORM_REFUSAL_HINTS.get(exc.detail, ""))
+    return problem(exc.status, exc.title, gettext(exc.detail))
 
 
 @bp.route("/lti/login", methods=["GET", "POST"])

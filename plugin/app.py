@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from plugin import i18n
+from plugin import console, i18n
 from plugin.db import DatabaseTimeouts, make_engine, make_session_factory
 from plugin.errors import DomainError
 from plugin.framing import add_frame_ancestors
@@ -369,6 +369,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_error_handlers(app)
     _register_core_views(app)
     _register_adapters(app)
+    console.init_app(app)  # the operator console (/admin), after the adapters whose URLs it names
     _register_jobs(app, settings)
     styled_gunicorn_errors(app)
     return app

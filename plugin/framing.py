@@ -8,7 +8,9 @@ The tool's pages live in LMS iframes and nowhere else
   its launches, origins the admin added (``plugin/services/platform_origins.py``);
 - an error page gets ``frame-ancestors *``: it must show inside whichever LMS frame a failed
   launch came from (an unknown issuer has no origins yet), and it holds no data and no action;
-- any other page gets ``frame-ancestors 'self'``; other responses (JSON, scripts) ``'none'``.
+- any other page gets ``frame-ancestors 'self'``; other responses (JSON, scripts) ``'none'``;
+- the operator console (``/admin``, :data:`NEVER_FRAMED`) is never framed, error pages included:
+  ``'none'`` (its own views also send ``X-Frame-Options: DENY``).
 A response that already names ``frame-ancestors`` is left alone.
 
 **Per platform, not one list.** Each organisation's page origins are its own: a single list of
@@ -30,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -45,6 +47,7 @@ EXTENSION = "wordofmouth.frame_ancestors"
 _LEARNED = "wom_framing_learned"  # origins of this request's launch, always allowed in its answer
 _CHANGED = "wom_framing_changed"  # this request stored a new origin: drop the cache after commit
 _PLATFORM = "wom_framing_platform"  # the platform this request's page is made for
+NEVER_FRAMED = ("/admin",)  # path prefixes no frame may show (clickjacking of the operator console)
 
 
 class OriginCache:
@@ -123,6 +126,10 @@ def learn_launch_origin(platform_id: int, return_url: str | None) -> None:
         g.setdefault(_CHANGED, True)
 
 
+def _never_framed(path: str) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in NEVER_FRAMED)
+
+
 def add_frame_ancestors(response: Response) -> None:
     """Append ``frame-ancestors`` to the response's CSP; call after the request's commit."""
     learned: set[str] = g.pop(_LEARNED, set())
@@ -132,7 +139,7 @@ def add_frame_ancestors(response: Response) -> None:
     policy = response.headers.get("Content-Security-Policy")
     if not policy or "frame-ancestors" in policy:
         return
-    if response.mimetype != "text/html":
+    if response.mimetype != "text/html" or _never_framed(request.path):
         sources = "'none'"
     elif response.status_code >= 400:
         sources = "*"

@@ -32,7 +32,7 @@ def test_a_learner_gets_an_explanation_and_a_code_and_the_admin_gets_the_fix_in_
     request_id = response.headers["X-Request-Id"]
     assert "nothing you can fix yourself" in page
     assert f'<code class="refusal-code">{request_id}</code>' in page
-    assert "give this code to your LMS administrator" in page
+    assert "tell your LMS administrator this code:" in page
     assert "unknown issuer https://moodle.unknown.example" in page  # the reason, folded away for the admin
     assert "wordofmouth" not in page.replace("Word of Mouth", "")
     assert "`" not in page and "--client-id" not in page
