@@ -179,9 +179,13 @@ class BoundedClient:
             raise error(f"could not fetch {what} from {url}: {exc.__class__.__name__}") from exc
         raise error(f"{what} at {url} redirects more than {MAX_REDIRECTS} times")
 
-    def get(self, url: str, what: str, error: type[Exception] = FetchError) -> bytes:
-        """The body of a successful GET of ``url``; ``error`` (with a message naming ``what``) otherwise."""
-        answer = self._call("GET", url, what, error)
+    def get(
+        self, url: str, what: str, error: type[Exception] = FetchError, headers: dict[str, str] | None = None
+    ) -> bytes:
+        """The body of a successful GET of ``url``; ``error`` (with a message naming ``what``) otherwise.
+
+        ``headers`` go to redirects too, which stay on the URL's origin."""
+        answer = self._call("GET", url, what, error, headers=headers)
         if answer.status >= 400:
             raise error(f"could not fetch {what} from {url}: HTTP {answer.status}")
         return answer.body

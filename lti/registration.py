@@ -98,9 +98,7 @@ class PlatformConfiguration:
     @property
     def page_origin(self) -> str:
         """The origin of the LMS pages that frame the registration: the configuration URL's."""
-        scheme, host, port = origin(self.url)
-        default = {"http": 80, "https": 443}.get(scheme)
-        return f"{scheme}://{host}" + ("" if port == default else f":{port}")
+        return _origin_text(self.url)
 
     def display_name(self) -> str:
         host = urlsplit(self.url).hostname or urlsplit(self.issuer).hostname or self.issuer
@@ -291,19 +289,29 @@ def parse_registration(status: int, body: bytes, endpoint: str) -> Registered:
 def fetch_configuration(
     client: BoundedClient,
     configuration_url: str,
+    registration_token: str | None = None,
     *,
     hosted_canvas: Mapping[str, frozenset[str]] = HOSTED_CANVAS,
 ) -> PlatformConfiguration:
-    """Fetch (§3.4) and check (§3.5.1) the platform's OpenID configuration."""
+    """Fetch (§3.4) and check (§3.5.1) the platform's OpenID configuration.
+
+    The platform's registration token goes along as a bearer token: a platform may protect its
+    configuration with it (Canvas checks it), others ignore it; it never leaves the URL's origin.
+    """
     if not _http_url(configuration_url):
         raise RegistrationError(f"openid_configuration {configuration_url!r} is not an absolute http(s) URL")
     what = "the platform's OpenID configuration"
-    raw = client.get(configuration_url, what, RegistrationError)
+    headers = {"Authorization": f"Bearer {registration_token}"} if registration_token else None
+    raw = client.get(configuration_url, what, RegistrationError, headers)
     try:
         document = json.loads(raw)
     except ValueError as exc:
         raise RegistrationError(f"{what} at {configuration_url} is not JSON", status=502) from exc
-    return check_configuration(document, configuration_url, hosted_canvas=hosted_canvas)
+    issuer = document.get("issuer") if isinstance(document, dict) else None
+    try:
+        return check_configuration(document, configuration_url, hosted_canvas=hosted_canvas)
+    except LaunchError as exc:
+        raise exc.about(issuer=issuer if isinstance(issuer, str) else None) from None
 
 
 def post_registration(

@@ -67,6 +67,7 @@ def register() -> Response:
     configuration = fetch_configuration(
         client,
         configuration_url,
+        registration_token,
         hosted_canvas=current_app.extensions.get(HOSTED_CANVAS_EXTENSION, HOSTED_CANVAS),
     )
     urls = ToolUrls(

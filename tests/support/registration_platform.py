@@ -53,6 +53,7 @@ class RegistrationPlatform(LmsPlatform):
     registration_answer: Any = None  # forced JSON answer
     registrations: list[dict[str, Any]] = field(default_factory=list)  # what tools POSTed
     authorizations: list[str] = field(default_factory=list)  # their Authorization headers
+    configuration_authorizations: list[str] = field(default_factory=list)  # same, fetching the configuration
 
     @property
     def configuration_url(self) -> str:
@@ -197,6 +198,7 @@ class RegistrationPlatform(LmsPlatform):
 
         @app.get(path)
         def configuration():  # type: ignore[no-untyped-def]
+            self.configuration_authorizations.append(request.headers.get("Authorization", ""))
             return jsonify(self.configuration())
 
         @app.post(registration_path)

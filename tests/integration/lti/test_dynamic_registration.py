@@ -88,6 +88,7 @@ def test_moodle_registers_then_launches(tool: Tool, moodle: RegistrationPlatform
 
     # What the tool POSTed, with the platform's registration token as a bearer token.
     assert moodle.authorizations == [f"Bearer {moodle.registration_token}"]
+    assert moodle.configuration_authorizations == [f"Bearer {moodle.registration_token}"]
     (sent,) = moodle.registrations
     assert sent["application_type"] == "web"
     assert sent["grant_types"] == ["implicit", "client_credentials"]
