@@ -21,12 +21,13 @@ id_token with the client id it issued).
 
 from __future__ import annotations
 
+import html
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from flask import Flask, jsonify, request
@@ -204,6 +205,24 @@ class RegistrationPlatform(LmsPlatform):
         @app.post(registration_path)
         def register():  # type: ignore[no-untyped-def]
             return self._register()
+
+        @app.get("/admin/register-tool")
+        def admin_page():  # type: ignore[no-untyped-def]
+            """The LMS's own page around the registration (Moodle's modal, Canvas's dialog): it frames
+            the tool's URL with the two parameters added and waits for org.imsglobal.lti.close."""
+            tool_url = request.args["url"]
+            frame = f"{tool_url}{'&' if '?' in tool_url else '?'}" + urlencode(
+                {"openid_configuration": self.configuration_url, "registration_token": self.registration_token}
+            )
+            return (
+                "<!doctype html><title>Register a tool</title><h1>Register a tool</h1>"
+                '<p id="closed">waiting</p>'
+                f'<iframe id="registration" src="{html.escape(frame)}" width="700" height="600"></iframe>'
+                "<script>window.addEventListener('message', function (event) {"
+                " if (event.data && event.data.subject === 'org.imsglobal.lti.close') {"
+                " document.getElementById('closed').textContent = 'closed by ' + event.origin;"
+                " document.getElementById('registration').remove(); } });</script>"
+            )
 
         return app
 
