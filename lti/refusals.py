@@ -21,9 +21,17 @@ from plugin.web import get_settings
 log = logging.getLogger("wordofmouth.lti")
 
 
+def _login_parameters() -> dict[str, str]:
+    """What a refused login named (plain parameters: the refusal may come before any is checked)."""
+    if request.endpoint != "lti.login":
+        return {}
+    sent = {"issuer": "iss", "client_id": "client_id", "deployment_id": "lti_deployment_id"}
+    return {name: value.strip() for name, param in sent.items() if (value := request.values.get(param, "")).strip()}
+
+
 def record_refusal(status: int, reason: str, hint: str = "", context: Mapping[str, str] | None = None) -> None:
     """Store this request's refusal; log, never raise, when the database does not take it."""
-    context = context or {}
+    context = {**_login_parameters(), **(context or {})}
     # The request's transaction ends in a rollback anyway (a 4xx): end it now, so that on SQLite
     # it holds no write lock the recording below would wait for.
     request_session: Session | None = g.get("db_session")

@@ -73,6 +73,7 @@ def test_every_refused_login_is_kept_newest_first_and_bounded(app_config: dict[s
     kept = _failures(app)
     assert [f.request_id for f in kept] == list(reversed(codes))[:10]
     assert all(f.endpoint == "lti.login" for f in kept)
+    assert kept[0].issuer == "https://lms11.example"  # what the login named, for the console
     page = client.get("/admin/failures").text
     assert page.index(codes[-1]) < page.index(codes[-2])  # newest first
     assert codes[0] not in page
