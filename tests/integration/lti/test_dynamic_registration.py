@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import html
 import logging
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -200,6 +202,28 @@ def test_a_used_url_is_refused(tool: Tool, moodle: RegistrationPlatform, browser
     again = moodle.open_registration(browser, url)
     assert_refused(again, 403, "already used", "could not be registered", NEW_URL)
     assert len(moodle.registrations) == 1
+
+
+def test_one_url_registers_once_when_opened_twice_at_once(tool: Tool, moodle: RegistrationPlatform) -> None:
+    url = registration_url(tool)
+    start = threading.Barrier(2)
+
+    def open_it() -> int:
+        with requests.Session() as browser:
+            start.wait()
+            return moodle.open_registration(browser, url).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(lambda _: open_it(), range(2)))
+    # The loser's transaction is rolled back: the token was used (403/409), or SQLite's single
+    # writer refused it (503); either way nothing of it is stored.
+    assert statuses[0] == 200 and statuses[1] in (403, 409, 503), statuses
+    session = tool.session()
+    try:
+        assert len(session.scalars(select(Platform)).all()) == 1
+        assert session.scalars(select(RegistrationToken)).one().used_at is not None
+    finally:
+        session.close()
 
 
 def test_an_expired_url_is_refused(tool: Tool, moodle: RegistrationPlatform, browser) -> None:
