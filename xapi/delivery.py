@@ -56,7 +56,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import ColumnElement, Text, case, cast, func, or_, select, text, update
@@ -64,6 +64,7 @@ from sqlalchemy.orm import Session
 
 from plugin.db import utcnow
 from plugin.models import OutboxStatement, OutboxStatus, Platform
+from plugin.services import delivery_health
 from plugin.settings import Settings
 from plugin.web import get_settings
 from plugin.worker import register_job
@@ -458,14 +459,7 @@ def outbox_status(session: Session, settings: Settings) -> OutboxReport:
     want of an LRS. Platforms sharing an endpoint are summed (two stores on one server are one
     line here)."""
     routes = resolve_all(session, settings)
-    rows = session.execute(
-        select(
-            OutboxStatement.platform_id,
-            OutboxStatement.status,
-            func.count(),
-            func.min(OutboxStatement.created_at),
-        ).group_by(OutboxStatement.platform_id, OutboxStatement.status)
-    ).all()
+    rows = delivery_health.outbox_counts(session)  # the console shows the same counts per platform
     by_endpoint: dict[str, LrsStatus] = {}
     for lrs in routes.values():
         if lrs is not None:
@@ -473,10 +467,8 @@ def outbox_status(session: Session, settings: Settings) -> OutboxReport:
             entry.platforms += 1
     report = OutboxReport(lrs=[])
     unrouted: set[int] = set()
-    for pid, status, count, oldest in rows:
+    for pid, status, count, oldest in ((r.platform_id, r.status, r.count, r.oldest_at) for r in rows):
         lrs = routes.get(pid)
-        status = OutboxStatus(status)
-        oldest = _aware(oldest)
         if lrs is None:
             if status is OutboxStatus.PENDING:
                 report.unrouted_pending += count
@@ -506,14 +498,6 @@ def retry_failed(session: Session, now: datetime | None = None) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
-
-
-def _aware(value: datetime | str | None) -> datetime | None:
-    if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
-        return value
-    if isinstance(value, str):  # SQLite's min() of a DateTime column comes back as its text
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC)
 
 
 def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:

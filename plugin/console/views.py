@@ -290,6 +290,14 @@ def _field_labels() -> dict[str, str]:
     }
 
 
+def _missing_url_messages() -> dict[str, str]:
+    return {
+        "auth_login_url": _("Enter the LMS's OIDC authentication request URL."),
+        "auth_token_url": _("Enter the LMS's access token URL."),
+        "key_set_url": _("Enter the LMS's public key set (JWKS) URL."),
+    }
+
+
 def _check_platform_form(values: dict[str, str]) -> dict[str, str]:
     """Errors by field, in the form's order (the GOV.UK pattern: next to the field and in a summary)."""
     errors: dict[str, str] = {}
@@ -308,7 +316,7 @@ def _check_platform_form(values: dict[str, str]) -> dict[str, str]:
         url = values[name]
         parts = urlsplit(url)
         if not url:
-            errors[name] = _("Enter the %(field)s.", field=_field_labels()[name])
+            errors[name] = _missing_url_messages()[name]
         elif parts.scheme not in (("https",) if https_only else ("http", "https")) or not parts.netloc:
             errors[name] = (
                 _("Enter an https URL, such as https://lms.example.org/...")

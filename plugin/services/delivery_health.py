@@ -51,6 +51,29 @@ def _aware(value: datetime | str | None) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+@dataclass(frozen=True)
+class OutboxCount:
+    """How many of a platform's statements are in one state, and when the oldest was made."""
+
+    platform_id: int
+    status: OutboxStatus
+    count: int
+    oldest_at: datetime | None
+
+
+def outbox_counts(session: Session) -> list[OutboxCount]:
+    """The outbox grouped by platform and state (one query); ``wordofmouth xapi status`` sums it per LRS."""
+    rows = session.execute(
+        select(
+            OutboxStatement.platform_id,
+            OutboxStatement.status,
+            func.count(),
+            func.min(OutboxStatement.created_at),
+        ).group_by(OutboxStatement.platform_id, OutboxStatement.status)
+    )
+    return [OutboxCount(pid, OutboxStatus(status), count, _aware(oldest)) for pid, status, count, oldest in rows]
+
+
 def per_platform(session: Session, default_endpoint: str = "") -> list[PlatformDelivery]:
     """Every platform's delivery health, by name; ``default_endpoint`` is ``WOM_LRS_ENDPOINT``."""
     platforms = list(session.execute(select(Platform.id, Platform.name, Platform.issuer, Platform.client_id)))
@@ -62,19 +85,11 @@ def per_platform(session: Session, default_endpoint: str = "") -> list[PlatformD
         ).all()
     )
     counts: dict[int, dict[str, object]] = {}
-    for platform_id, status, count, oldest in session.execute(
-        select(
-            OutboxStatement.platform_id,
-            OutboxStatement.status,
-            func.count(),
-            func.min(OutboxStatement.created_at),
-        ).group_by(OutboxStatement.platform_id, OutboxStatement.status)
-    ):
-        entry = counts.setdefault(platform_id, {})
-        status = OutboxStatus(status)
-        entry[status.value] = count
-        if status is OutboxStatus.PENDING:
-            entry["oldest_pending_at"] = _aware(oldest)
+    for row in outbox_counts(session):
+        entry = counts.setdefault(row.platform_id, {})
+        entry[row.status.value] = row.count
+        if row.status is OutboxStatus.PENDING:
+            entry["oldest_pending_at"] = row.oldest_at
     # The newest error per platform: of the rows that carry one, the one with the highest id.
     newest = (
         select(func.max(OutboxStatement.id))

@@ -118,3 +118,42 @@ def test_the_registration_url_copy_button(page, console_site: ConsoleSite) -> No
     page.get_by_role("button", name="Copy the URL").click()
     expect(page.locator("#copy-status")).to_have_text("Copied.", timeout=WAIT)
     expect(page.get_by_role("row").filter(has_text="Acme Moodle")).to_contain_text("unused")
+
+
+def test_console_pages_pass_axe(page, console_site: ConsoleSite) -> None:  # type: ignore[no-untyped-def]
+    """axe-core on every console page, with content and with the add form's errors shown."""
+    from tests.browser.test_accessibility import blocking_violations, describe
+
+    page.goto(f"{console_site.url}/lti/login?iss=https%3A%2F%2Funknown.example&login_hint=u&target_link_uri=x")
+    expect(page.locator("code.refusal-code")).to_be_visible(timeout=WAIT)
+    sign_in(page, console_site)
+    nav(page, "Platforms").click()
+    page.get_by_role("link", name="Add a platform").click()
+    page.get_by_label("Issuer").fill("https://moodle.example.org")
+    page.get_by_role("button", name="Add platform").click()
+    expect(page.get_by_role("heading", name="There is a problem")).to_be_visible(timeout=WAIT)
+    violations = {"add platform with errors": blocking_violations(page.main_frame)}
+    for name, value in (
+        ("Client id", "wom"),
+        ("OIDC authentication request URL", "https://moodle.example.org/auth"),
+        ("Access token URL", "https://moodle.example.org/token"),
+        ("Public key set (JWKS) URL", "https://moodle.example.org/jwks"),
+        ("Deployment id", "1"),
+    ):
+        page.get_by_label(name, exact=True).fill(value)
+    page.get_by_role("button", name="Add platform").click()
+    expect(page.get_by_role("status")).to_contain_text("Added the platform", timeout=WAIT)
+    violations["platform"] = blocking_violations(page.main_frame)
+    nav(page, "Registration URLs").click()
+    page.get_by_role("button", name="Create URL").click()
+    expect(page.get_by_label("Registration URL")).to_be_visible(timeout=WAIT)
+    violations["registration URL shown"] = blocking_violations(page.main_frame)
+    for link in ("Overview", "Platforms", "Tool keys", "LRS delivery", "Registration URLs", "Launch failures"):
+        nav(page, link).click()
+        expect(nav(page, link)).to_have_attribute("aria-current", "page", timeout=WAIT)
+        violations[link] = blocking_violations(page.main_frame)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in to the console")).to_be_visible(timeout=WAIT)
+    violations["sign in"] = blocking_violations(page.main_frame)
+    found = {name: v for name, v in violations.items() if v}
+    assert not found, "\n".join(f"{name}: {describe(v)}" for name, v in found.items())
