@@ -52,9 +52,11 @@ def is_loopback(address: str | None) -> bool:
     if not address:
         return False
     try:
-        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+        ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    mapped = getattr(ip, "ipv4_mapped", None)  # an IPv4 client of a dual-stack server: ::ffff:127.0.0.1
+    return (mapped or ip).is_loopback
 
 
 def password_matches(configured: str, given: str) -> bool:

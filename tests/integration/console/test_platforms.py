@@ -217,3 +217,35 @@ def test_a_token_of_another_session_is_refused(operator: FlaskClient, console_ap
     answer = operator.post(f"/admin/platforms/{platform_id}/enabled", data={"enabled": "0", "csrf_token": foreign})
     assert answer.status_code == 400
     assert _platform(console_app, "https://a.lms.example").enabled
+
+
+def test_hostile_platform_values_are_shown_as_text(operator: FlaskClient, console_app: Flask) -> None:
+    """A registration made by dynamic registration carries whatever the LMS sent: escape it everywhere."""
+    session = session_of(console_app)
+    try:
+        platform, _ = platforms.add_or_update_platform(
+            session,
+            platforms.PlatformSpec(
+                issuer='https://evil.example/"><script>alert("issuer")</script>',
+                client_id="<svg onload=alert(1)>",
+                auth_login_url="https://evil.example/auth?<b>",
+                auth_token_url="https://evil.example/token",
+                key_set_url="https://evil.example/jwks",
+                deployment_ids=("<i>deployment</i>",),
+                name='<img src=x onerror="alert(2)">',
+            ),
+        )
+        session.commit()
+        platform_id = platform.id
+    finally:
+        session.close()
+    for path in (
+        "/admin/platforms",
+        f"/admin/platforms/{platform_id}",
+        f"/admin/platforms/{platform_id}/remove",
+        "/admin/delivery",
+    ):
+        page = operator.get(path).text
+        for raw in ("<script>", "<svg", "<img src=x", "<i>deployment", "?<b>"):
+            assert raw not in page, (path, raw)
+        assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in page, path
