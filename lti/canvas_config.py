@@ -17,6 +17,7 @@ What this configuration asks of Canvas, and why:
 - placements: *Course Navigation* (a resource link launch from the course menu; it shows every
   widget), and *Link Selection* and *Editor Button* with deep linking, where an instructor picks
   the widgets (modules' "External Tool" item and the rich content editor).
+- ``icon_url``: the tool's logo (``lti/static/logo.svg``, the one dynamic registration sends).
 - ``custom_fields``: ``course_url`` (``lti/launch.py``), the course's page, built from Canvas's
   own address and the course id with ``${...}`` substitutions. Canvas has no substitution for a
   learner's department (https://canvas.instructure.com/doc/api/file.tools_variable_substitutions.html),
