@@ -138,6 +138,12 @@ def _http_url(value: Any) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+def shown(url: str) -> str:
+    """``url`` for messages and logs: without its query, which may carry a token."""
+    parts = urlsplit(url)
+    return parts._replace(query="…" if parts.query else "", fragment="").geturl()
+
+
 def _origin_text(url: str) -> str:
     scheme, host, port = origin(url)
     default = {"http": 80, "https": 443}.get(scheme)
@@ -151,7 +157,7 @@ def check_configuration(
     hosted_canvas: Mapping[str, frozenset[str]] = HOSTED_CANVAS,
 ) -> PlatformConfiguration:
     """The checked configuration, or :class:`RegistrationError` naming the field that is wrong."""
-    where = f"the platform's OpenID configuration at {configuration_url}"
+    where = f"the platform's OpenID configuration at {shown(configuration_url)}"
     if not isinstance(document, dict):
         raise RegistrationError(f"{where} is not a JSON object")
     issuer = document.get("issuer")
@@ -170,7 +176,7 @@ def check_configuration(
     if trusted is None:
         if origin(issuer) != origin(configuration_url):
             raise RegistrationError(
-                f"the issuer {issuer} does not match the origin of the configuration URL {configuration_url} "
+                f"the issuer {issuer} does not match the origin of the configuration URL {shown(configuration_url)} "
                 "(LTI Dynamic Registration §3.5.1)",
                 "The LMS must serve its OpenID configuration from its issuer's site; check the LMS's "
                 "site URL (Moodle: $CFG->wwwroot; self-hosted Canvas: lti_iss in config/security.yml).",
@@ -189,7 +195,7 @@ def check_configuration(
         if origin(document["registration_endpoint"]) != origin(configuration_url):
             raise RegistrationError(
                 f"the registration_endpoint {document['registration_endpoint']} is not on the origin of the "
-                f"configuration URL {configuration_url}",
+                f"configuration URL {shown(configuration_url)}",
                 status=403,
             ).about(issuer=issuer)
     scopes = document.get("scopes_supported")
@@ -299,14 +305,18 @@ def fetch_configuration(
     configuration with it (Canvas checks it), others ignore it; it never leaves the URL's origin.
     """
     if not _http_url(configuration_url):
-        raise RegistrationError(f"openid_configuration {configuration_url!r} is not an absolute http(s) URL")
+        raise RegistrationError(f"openid_configuration {shown(configuration_url)!r} is not an absolute http(s) URL")
     what = "the platform's OpenID configuration"
     headers = {"Authorization": f"Bearer {registration_token}"} if registration_token else None
-    raw = client.get(configuration_url, what, RegistrationError, headers)
+    try:
+        raw = client.get(configuration_url, what, RegistrationError, headers)
+    except RegistrationError as exc:
+        exc.detail = exc.detail.replace(configuration_url, shown(configuration_url))
+        raise
     try:
         document = json.loads(raw)
     except ValueError as exc:
-        raise RegistrationError(f"{what} at {configuration_url} is not JSON", status=502) from exc
+        raise RegistrationError(f"{what} at {shown(configuration_url)} is not JSON", status=502) from exc
     issuer = document.get("issuer") if isinstance(document, dict) else None
     try:
         return check_configuration(document, configuration_url, hosted_canvas=hosted_canvas)

@@ -74,6 +74,13 @@ def test_moodle_configuration_is_read() -> None:
     assert NRPS in config.scopes_supported
 
 
+def test_messages_do_not_show_the_configuration_urls_query() -> None:
+    with pytest.raises(RegistrationError) as refused:
+        check_configuration(canvas(registration_endpoint="https://evil.example/reg"), CANVAS_CONFIG_URL)
+    assert "registration_token" not in refused.value.detail
+    assert "openid-configuration?…" in refused.value.detail
+
+
 def test_issuer_origin_must_be_the_configuration_urls() -> None:
     with pytest.raises(RegistrationError, match="does not match the origin"):
         check_configuration(moodle(issuer="https://evil.example"), MOODLE_CONFIG_URL)
