@@ -128,9 +128,12 @@ def test_the_registration_url_the_guides_show_is_the_one_the_command_makes(guide
 # -- commands --------------------------------------------------------------------------------
 
 
-def _command_path(app: Flask, args: list[str]) -> tuple[list[str], click.Command, list[str]]:
-    """The subcommand names, the command they lead to, and the arguments left for it."""
-    ctx = click.Context(main, info_name="wordofmouth", obj=ScriptInfo(create_app=lambda: app))
+def _command_path(ctx: click.Context, args: list[str]) -> tuple[list[str], click.Command, list[str]]:
+    """The subcommand names, the command they lead to, and the arguments left for it.
+
+    ``ctx`` must be closed by the caller: Flask's group pushes an app context on it to find the
+    adapters' commands, and a context left open would make later tests' commands use this app.
+    """
     command: click.Command = main
     path: list[str] = []
     rest = list(args)
@@ -148,14 +151,23 @@ def test_every_command_in_the_guide_exists_and_parses(guide_app: Flask, guide: P
     assert len(found) >= 6, found
     for line in found:
         args = shlex.split(line)[1:]
-        path, command, rest = _command_path(guide_app, args)
+        with click.Context(main, info_name="wordofmouth", obj=ScriptInfo(create_app=lambda: guide_app)) as ctx:
+            path, command, rest = _command_path(ctx, args)
+            try:
+                command.make_context(path[-1] if path else "wordofmouth", rest, parent=ctx).close()
+            except click.ClickException as exc:
+                pytest.fail(f"{guide.name}: `{line}` does not parse: {exc.format_message()}")
         helped = run(guide_app, *path, "--help")
         assert helped.exit_code == 0, f"{line}: {helped.output}"
-        parent = click.Context(main, info_name="wordofmouth", obj=ScriptInfo(create_app=lambda: guide_app))
-        try:
-            command.make_context(path[-1] if path else "wordofmouth", rest, parent=parent)
-        except click.ClickException as exc:
-            pytest.fail(f"{guide.name}: `{line}` does not parse: {exc.format_message()}")
+
+
+def test_no_app_context_is_left_behind(guide_app: Flask) -> None:
+    from flask import current_app
+
+    with click.Context(main, info_name="wordofmouth", obj=ScriptInfo(create_app=lambda: guide_app)) as ctx:
+        _command_path(ctx, ["platform", "list"])
+    run(guide_app, "urls")
+    assert not current_app
 
 
 # -- refusals --------------------------------------------------------------------------------
