@@ -17,14 +17,16 @@ already has and add theirs, so our one-time ``wom_token`` arrives with them. The
 
 **Issuer and configuration URL (§3.5.1).** The spec asks the tool to check that the issuer is the
 prefix of the configuration URL: otherwise anyone who gets the admin to paste a URL could claim any
-issuer. We require the same *origin* (scheme, host, port). Instructure's hosted Canvas breaks that
-rule by design: its issuer is ``https://canvas.instructure.com`` for every customer while the
-configuration is served by each customer's domain. For those issuers only (:data:`HOSTED_CANVAS`),
-we accept any configuration origin, but then the key set, authorization and token endpoints must be
-Instructure's own hosts (they are what a launch is trusted by: a forged configuration cannot hand us
-its own keys), and the registration endpoint must be on the configuration URL's origin. A
-self-hosted Canvas sets its own issuer (``lti_iss`` in ``config/security.yml``) and meets the
-ordinary rule.
+issuer. We require the same *origin* (scheme, host, port). Canvas builds its configuration URL on
+its issuer's host (``Lti::IMS::DynamicRegistrationController#oidc_configuration_url``:
+``https://canvas.instructure.com/api/lti/security/openid-configuration?registration_token=...``),
+so it meets the rule, while its keys and login are on ``sso.canvaslms.com``. Setups that serve the
+hosted issuer's configuration from the school's own domain would not: for the hosted issuers only
+(:data:`HOSTED_CANVAS`), any configuration origin is accepted, but then the key set, authorization
+and token endpoints must be Instructure's own hosts (they are what a launch is trusted by: a forged
+configuration cannot hand us its own keys), and the registration endpoint must be on the
+configuration URL's origin. A self-hosted Canvas has its own issuer (``lti_iss`` in
+``config/security.yml``) and meets the ordinary rule.
 
 **No deployment id.** Moodle answers with ``deployment_id`` in the tool configuration (its tool
 type id). A platform that answers without one (Canvas creates its deployment only when the admin
@@ -246,8 +248,9 @@ def tool_registration(urls: ToolUrls, configuration: PlatformConfiguration) -> d
             ],
         },
     }
-    if claims.NAMES_ROLES_SCOPE in configuration.scopes_supported:
-        registration["scope"] = claims.NAMES_ROLES_SCOPE
+    # Always present, empty when there is nothing to ask: Canvas splits it without checking it exists.
+    offered = claims.NAMES_ROLES_SCOPE in configuration.scopes_supported
+    registration["scope"] = claims.NAMES_ROLES_SCOPE if offered else ""
     return registration
 
 

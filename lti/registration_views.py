@@ -17,6 +17,7 @@ from lti.registration import (
     HOSTED_CANVAS,
     NEW_URL_HINT,
     TOKEN_PARAMETER,
+    PlatformConfiguration,
     RegistrationError,
     ToolUrls,
     fetch_configuration,
@@ -25,7 +26,8 @@ from lti.registration import (
 )
 from lti.views import bp
 from plugin import framing
-from plugin.services import dynamic_registrations, platforms, registration_tokens
+from plugin.errors import DomainError
+from plugin.services import dynamic_registrations, platform_origins, platforms, registration_tokens
 from plugin.web import CONTENT_SECURITY_POLICY, db_session, external_url, get_settings
 
 log = logging.getLogger("wordofmouth.lti")
@@ -122,9 +124,29 @@ def register() -> Response:
     )
     response = Response(page, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
-    # The LMS that runs the registration frames this page: its origin (the configuration URL's,
-    # checked above), not everyone (plugin/framing.py leaves a response that names frame-ancestors).
-    response.headers["Content-Security-Policy"] = (
-        f"{CONTENT_SECURITY_POLICY}; frame-ancestors 'self' {configuration.page_origin}"
-    )
+    # Only the LMS that runs the registration frames this page, not everyone (plugin/framing.py
+    # leaves a response that names frame-ancestors alone).
+    ancestors = " ".join(["'self'", *_registering_origins(configuration, platform.issuer)])
+    response.headers["Content-Security-Policy"] = f"{CONTENT_SECURITY_POLICY}; frame-ancestors {ancestors}"
     return response
+
+
+def _registering_origins(configuration: PlatformConfiguration, issuer: str) -> list[str]:
+    """The origins of the LMS that runs the registration: its configuration URL's and its issuer's.
+
+    Canvas also: the page that sent the admin here (the ``Referer``). Its registration dialog is on
+    the school's own domain, which its configuration does not name (that is on the issuer's host,
+    ``canvas.instructure.com``). This opens the one closing page of a registration the operator's
+    token allowed to one more origin; the page holds nothing but ids and the close message.
+    """
+    origins = {configuration.page_origin}
+    if own := platform_origins.issuer_origin(issuer):
+        origins.add(own)
+    if configuration.product == "canvas" and request.referrer:
+        try:
+            referrer = platform_origins.origin_of(request.referrer)
+        except DomainError:
+            referrer = None
+        if referrer and (referrer.startswith("https://") or not get_settings(current_app).is_production):
+            origins.add(referrer)
+    return sorted(origins)

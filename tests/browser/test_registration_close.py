@@ -63,3 +63,21 @@ def test_another_site_cannot_frame_the_registration_page(page, tool: RunningTool
         page.get_by_role("heading", name="Elsewhere").wait_for()
         assert page.frame_locator("#target").get_by_role("button", name="Done").count() == 0
     assert len(moodle.registrations) == 1  # the registration ran; only its page was not shown there
+
+
+@pytest.fixture
+def canvas() -> Iterator[RegistrationPlatform]:
+    with running_registration_platform("canvas") as platform:
+        yield platform
+
+
+def test_canvas_dialog_on_another_domain_than_its_configuration(
+    page, tool: RunningTool, canvas: RegistrationPlatform
+) -> None:
+    # Canvas's admin pages (canvas.site) are not where its configuration is (its issuer's host).
+    assert canvas.site != canvas.config_origin
+    page.goto(f"{canvas.site}/admin/register-tool?url={quote(tool.one_time_url(), safe='')}")
+    frame = page.frame_locator("#registration")
+    frame.get_by_role("heading", name="Word of Mouth is registered").wait_for(timeout=15_000)
+    frame.get_by_role("button", name="Done").click()
+    page.get_by_text(f"closed by {tool.url}").wait_for(timeout=5_000)

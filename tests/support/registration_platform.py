@@ -7,13 +7,18 @@ Each imitates what its LMS serves (https://www.imsglobal.org/spec/lti-dr/v1p0):
   endpoint ``/mod/lti/openid-registration.php`` wants the registration token as a bearer token and
   answers with a client id and ``deployment_id`` (the tool type id) in the tool configuration
   (``mod/lti/classes/local/ltiopenid/registration_helper.php``).
-- **Canvas** (hosted): the configuration is served by the customer's domain
-  (``/api/lti/security/openid-configuration``) but names the shared issuer
-  ``https://canvas.instructure.com`` and Instructure's own hosts for keys, authorization and
-  tokens; here the customer's domain is ``localhost:PORT`` and "Instructure's hosts" are
-  ``127.0.0.1:PORT`` (the tool is told so). ``/api/lti/registrations`` checks the fields Canvas
-  requires (422 otherwise) and answers with a numeric client id and no deployment id (Canvas
-  makes the deployment when the admin installs the app).
+- **Canvas** (``kind="canvas"``), as ``Lti::IMS::DynamicRegistrationController`` builds it: the
+  configuration URL is on the issuer's host and carries the registration token in its query
+  (``/api/lti/security/openid-configuration?registration_token=...``); keys, authorization and
+  tokens are on another host (``sso.canvaslms.com`` in real life, ``localhost:PORT`` here, which is
+  also where the admin's Canvas pages are: the dialog frames the tool from there).
+  ``/api/lti/registrations`` checks the fields Canvas requires (422 otherwise; a missing ``scope``
+  is a 500, as Canvas splits it unchecked) and answers with a numeric client id and no deployment
+  id (Canvas makes the deployment when the admin installs the app).
+- **Hosted Canvas with the configuration on the school's domain** (``kind="canvas-hosted"``): the
+  configuration and registration endpoint on ``localhost:PORT`` (the school) name the shared
+  issuer ``https://canvas.instructure.com`` and Instructure's hosts (``127.0.0.1:PORT`` here; the
+  tool is told so) for keys, authorization and tokens.
 
 Once registered, the platform launches the tool like :class:`LmsPlatform` (real OIDC login, signed
 id_token with the client id it issued).
@@ -44,8 +49,10 @@ CANVAS_ISSUER = "https://canvas.instructure.com"
 
 @dataclass
 class RegistrationPlatform(LmsPlatform):
-    kind: str = "moodle"  # or "canvas"
-    site: str = ""  # where the admin's pages and the configuration are (Canvas: the customer's domain)
+    kind: str = "moodle"  # or "canvas", "canvas-hosted"
+    site: str = ""  # the origin of the admin's pages in the LMS
+    config_origin: str = ""  # where the configuration and the registration endpoint are
+    sso_origin: str = ""  # where the keys, authorization and token endpoints are
     registration_token: str = field(default_factory=lambda: uuid.uuid4().hex)
     returned_deployment_id: str | None = None  # what the registration answer names
     fixed_client_id: str | None = None  # answer with this client id (a re-registration)
@@ -57,19 +64,32 @@ class RegistrationPlatform(LmsPlatform):
     configuration_authorizations: list[str] = field(default_factory=list)  # same, fetching the configuration
 
     @property
+    def is_canvas(self) -> bool:
+        return self.kind.startswith("canvas")
+
+    @property
+    def configuration_path(self) -> str:
+        return "/api/lti/security/openid-configuration" if self.is_canvas else "/mod/lti/openid-configuration.php"
+
+    @property
+    def registration_path(self) -> str:
+        return "/api/lti/registrations" if self.is_canvas else "/mod/lti/openid-registration.php"
+
+    @property
     def configuration_url(self) -> str:
+        url = self.config_origin + self.configuration_path
         if self.kind == "canvas":
-            return self.site + "/api/lti/security/openid-configuration"
-        return self.site + "/mod/lti/openid-configuration.php"
+            url += "?" + urlencode({"registration_token": self.registration_token})
+        return url
 
     @property
     def auth_endpoint(self) -> str:
-        if self.kind == "canvas":
-            return self.base_url + "/api/lti/authorize_redirect"
+        if self.is_canvas:
+            return self.sso_origin + "/api/lti/authorize_redirect"
         return self.site + "/mod/lti/auth.php"
 
     def configuration(self) -> dict[str, Any]:
-        document = self._canvas_configuration() if self.kind == "canvas" else self._moodle_configuration()
+        document = self._canvas_configuration() if self.is_canvas else self._moodle_configuration()
         for name, value in self.config_overrides.items():
             if value is REMOVE:
                 document.pop(name, None)
@@ -107,11 +127,11 @@ class RegistrationPlatform(LmsPlatform):
         }
 
     def _canvas_configuration(self) -> dict[str, Any]:
-        sso = self.base_url  # "Instructure's hosts"
+        sso = self.sso_origin
         return {
-            "issuer": CANVAS_ISSUER,
+            "issuer": self.issuer,
             "authorization_endpoint": self.auth_endpoint,
-            "registration_endpoint": self.site + "/api/lti/registrations",
+            "registration_endpoint": self.config_origin + self.registration_path,
             "jwks_uri": sso + "/jwks",
             "token_endpoint": sso + "/login/oauth2/token",
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
@@ -126,7 +146,7 @@ class RegistrationPlatform(LmsPlatform):
             "id_token_signing_alg_values_supported": ["RS256"],
             "claims_supported": ["sub", "picture", "email", "name", "given_name", "family_name", "locale"],
             "subject_types_supported": ["public"],
-            "authorization_server": urlsplit(self.site).netloc,
+            "authorization_server": urlsplit(self.sso_origin).netloc,
             PLATFORM_CONFIGURATION: {
                 "product_family_code": "canvas",
                 "version": "OpenSource",
@@ -148,7 +168,9 @@ class RegistrationPlatform(LmsPlatform):
             return "lti_tool_configuration is invalid"
         if not body.get("initiate_login_uri") or not body.get("jwks_uri") or not body.get("redirect_uris"):
             return "initiate_login_uri, jwks_uri and redirect_uris are required"
-        if self.kind == "canvas":
+        if self.is_canvas:
+            if "scope" not in body:
+                return "500"  # NoMethodError: undefined method `split' for nil
             if {"client_credentials", "implicit"} - set(body.get("grant_types") or []):
                 return "grant_types: Must include client_credentials, implicit"
             if "id_token" not in (body.get("response_types") or []):
@@ -172,6 +194,8 @@ class RegistrationPlatform(LmsPlatform):
         if auth != f"Bearer {self.registration_token}":
             return jsonify(error="invalid_token", error_description="registration token missing or wrong"), 401
         refusal = self._registration_refusal(body)
+        if refusal == "500":
+            return "Internal Server Error", 500
         if refusal is not None:
             return jsonify(errors=[{"field": "registration", "message": refusal}]), 422
         if self.registration_answer is not None:
@@ -194,15 +218,17 @@ class RegistrationPlatform(LmsPlatform):
 
     def registration_app(self) -> Flask:
         app = self.jwks_app()  # /jwks and the token and NRPS services
-        path = urlsplit(self.configuration_url).path
-        registration_path = "/api/lti/registrations" if self.kind == "canvas" else "/mod/lti/openid-registration.php"
 
-        @app.get(path)
+        @app.get(self.configuration_path)
         def configuration():  # type: ignore[no-untyped-def]
-            self.configuration_authorizations.append(request.headers.get("Authorization", ""))
+            auth = request.headers.get("Authorization", "")
+            self.configuration_authorizations.append(auth)
+            token = request.args.get("registration_token") or auth.removeprefix("Bearer ")
+            if self.kind == "canvas" and token != self.registration_token:
+                return jsonify(errorMessage="registration token missing or wrong"), 401
             return jsonify(self.configuration())
 
-        @app.post(registration_path)
+        @app.post(self.registration_path)
         def register():  # type: ignore[no-untyped-def]
             return self._register()
 
@@ -228,13 +254,20 @@ class RegistrationPlatform(LmsPlatform):
 
     # -- the admin's browser ---------------------------------------------------------------------
     def open_registration(
-        self, browser: requests.Session, registration_url: str, *, with_token: bool = True
+        self,
+        browser: requests.Session,
+        registration_url: str,
+        *,
+        with_token: bool = True,
+        referrer: str | None = None,
     ) -> requests.Response:
-        """Open the tool's registration URL the way the LMS does: its query string kept, ours added."""
+        """Open the tool's registration URL the way the LMS does: its query string kept, ours added,
+        from a page of the LMS (a browser sends that page's origin as the ``Referer``)."""
         params = {"openid_configuration": self.configuration_url}
         if with_token:
             params["registration_token"] = self.registration_token
-        return browser.get(registration_url, params=params, allow_redirects=False)
+        headers = {"Referer": referrer if referrer is not None else self.site + "/"}
+        return browser.get(registration_url, params=params, headers=headers, allow_redirects=False)
 
     def login(
         self, browser: requests.Session, tool_url: str, *, method: str = "post", **overrides: Any
@@ -259,16 +292,22 @@ class RegistrationPlatform(LmsPlatform):
 
 @contextmanager
 def running_registration_platform(kind: str = "moodle", **kwargs: Any) -> Iterator[RegistrationPlatform]:
-    """A Moodle 4.5 or hosted-Canvas imitation on a free loopback port."""
+    """A Moodle 4.5, Canvas or hosted-Canvas imitation on a free loopback port (see the module)."""
     port = free_port()
     platform = RegistrationPlatform(issuer="", kind=kind, **kwargs)
-    platform.base_url = f"http://127.0.0.1:{port}"
-    if kind == "canvas":
-        platform.site = f"http://localhost:{port}"
-        platform.issuer = CANVAS_ISSUER
-        platform.deployment_id = "12:8865aa05b4b79b64a91a86042e43af5ea8ae79eb"  # Canvas's form
+    loopback, localhost = f"http://127.0.0.1:{port}", f"http://localhost:{port}"
+    platform.base_url = loopback
+    if kind == "moodle":
+        platform.site = platform.config_origin = platform.sso_origin = platform.issuer = loopback
+    elif kind == "canvas":
+        platform.issuer = platform.config_origin = loopback  # Canvas's lti_iss host
+        platform.site = platform.sso_origin = localhost
+        platform.base_url = localhost  # the key set is on the sso host
     else:
-        platform.site = platform.base_url
-        platform.issuer = platform.site
+        platform.issuer = CANVAS_ISSUER
+        platform.site = platform.config_origin = localhost  # the school's domain
+        platform.sso_origin = loopback  # "Instructure's hosts"
+    if platform.is_canvas:
+        platform.deployment_id = "12:8865aa05b4b79b64a91a86042e43af5ea8ae79eb"  # Canvas's form
     with serve(platform.registration_app(), port):
         yield platform

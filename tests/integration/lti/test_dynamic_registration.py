@@ -43,10 +43,16 @@ def moodle() -> Iterator[RegistrationPlatform]:
 
 
 @pytest.fixture
-def canvas(tool: Tool) -> Iterator[RegistrationPlatform]:
+def canvas() -> Iterator[RegistrationPlatform]:
     with running_registration_platform("canvas") as platform:
+        yield platform
+
+
+@pytest.fixture
+def hosted_canvas(tool: Tool) -> Iterator[RegistrationPlatform]:
+    with running_registration_platform("canvas-hosted") as platform:
         # The loopback "Instructure hosts" of this test Canvas (lti/registration.py: HOSTED_CANVAS).
-        tool.app.extensions[HOSTED_CANVAS_EXTENSION] = {CANVAS_ISSUER: frozenset({platform.base_url})}
+        tool.app.extensions[HOSTED_CANVAS_EXTENSION] = {CANVAS_ISSUER: frozenset({platform.sso_origin})}
         yield platform
 
 
@@ -67,6 +73,14 @@ def stored(tool: Tool, issuer: str) -> list[dict[str, Any]]:
         session.close()
 
 
+def frame_ancestors(response: requests.Response) -> set[str]:
+    """The sources of the response's CSP ``frame-ancestors`` (the last directive)."""
+    policy = response.headers["Content-Security-Policy"]
+    directive = policy.rsplit(";", 1)[-1].split()
+    assert directive[0] == "frame-ancestors", policy
+    return set(directive[1:])
+
+
 def assert_refused(response: requests.Response, status: int, *phrases: str) -> None:
     assert response.status_code == status, response.text
     assert response.headers["Content-Type"].startswith("text/html")
@@ -84,8 +98,7 @@ def test_moodle_registers_then_launches(tool: Tool, moodle: RegistrationPlatform
     page = html.unescape(response.text)
     assert "Manage tools" in page and moodle.client_id in page and "7" in page
     assert "org.imsglobal.lti.close" not in page  # the message is posted by registration.js
-    policy = response.headers["Content-Security-Policy"]
-    assert policy.endswith(f"frame-ancestors 'self' {moodle.site}")  # the registering LMS, not everyone
+    assert frame_ancestors(response) == {"'self'", moodle.site}  # the registering LMS, not everyone
     assert response.headers["Cache-Control"] == "no-store"
 
     # What the tool POSTed, with the platform's registration token as a bearer token.
@@ -156,35 +169,57 @@ def test_canvas_registers_then_first_launch_adds_the_deployment(
     assert response.status_code == 200, response.text
     page = html.unescape(response.text)
     assert "developer key" in page and canvas.client_id in page and "None yet" in page
-    # The customer's domain frames the dialog, not the shared issuer.
-    assert f"frame-ancestors 'self' {canvas.site}" in response.headers["Content-Security-Policy"]
+    # Canvas's dialog is on the school's domain, its configuration on the issuer's: both may frame.
+    assert frame_ancestors(response) == {"'self'", canvas.issuer, canvas.site}
+    assert canvas.configuration_authorizations == [f"Bearer {canvas.registration_token}"]
+    assert canvas.registrations[0]["scope"] == NRPS_SCOPE
 
-    (row,) = stored(tool, CANVAS_ISSUER)
+    (row,) = stored(tool, canvas.issuer)
     assert row["client_id"] == canvas.client_id
     assert row["deployment_ids"] == []
     assert row["auto_accept_deployments"] is True
     assert row["name"] == "Test University"
-    assert row["auth_login_url"] == canvas.base_url + "/api/lti/authorize_redirect"
-    session = tool.session()
-    try:
-        assert session.scalars(select(PlatformOrigin.origin)).all() == [canvas.site]
-    finally:
-        session.close()
+    assert row["auth_login_url"] == canvas.sso_origin + "/api/lti/authorize_redirect"
+    assert row["key_set_url"] == canvas.sso_origin + "/jwks"
 
     with caplog.at_level(logging.INFO, logger="wordofmouth"):
         launched = canvas.launch(browser, tool.url)
     assert launched.status_code == 200, launched.text
-    assert stored(tool, CANVAS_ISSUER)[0]["deployment_ids"] == [canvas.deployment_id]
+    assert stored(tool, canvas.issuer)[0]["deployment_ids"] == [canvas.deployment_id]
     assert any("auto-accepts deployments" in r.getMessage() for r in caplog.records)
 
 
+def test_canvas_without_nrps_still_gets_a_scope(tool: Tool, canvas: RegistrationPlatform, browser) -> None:
+    canvas.config_overrides = {"scopes_supported": ["openid"]}
+    assert canvas.open_registration(browser, registration_url(tool)).status_code == 200
+    assert canvas.registrations[0]["scope"] == ""  # Canvas answers 500 when the key is missing
+
+
+def test_hosted_canvas_with_the_configuration_on_the_schools_domain(
+    tool: Tool, hosted_canvas: RegistrationPlatform, browser
+) -> None:
+    response = hosted_canvas.open_registration(browser, registration_url(tool))
+    assert response.status_code == 200, response.text
+    assert frame_ancestors(response) == {"'self'", CANVAS_ISSUER, hosted_canvas.site}
+    (row,) = stored(tool, CANVAS_ISSUER)
+    assert row["client_id"] == hosted_canvas.client_id
+    assert row["auth_login_url"] == hosted_canvas.sso_origin + "/api/lti/authorize_redirect"
+    session = tool.session()
+    try:  # the school's domain is a page origin of this registration from now on
+        assert session.scalars(select(PlatformOrigin.origin)).all() == [hosted_canvas.site]
+    finally:
+        session.close()
+    assert hosted_canvas.launch(browser, tool.url).status_code == 200
+    assert stored(tool, CANVAS_ISSUER)[0]["deployment_ids"] == [hosted_canvas.deployment_id]
+
+
 def test_canvas_issuer_from_a_host_that_is_not_instructure_is_refused(
-    tool: Tool, canvas: RegistrationPlatform, browser
+    tool: Tool, hosted_canvas: RegistrationPlatform, browser
 ) -> None:
     tool.app.extensions[HOSTED_CANVAS_EXTENSION] = {CANVAS_ISSUER: frozenset({"https://sso.canvaslms.com"})}
-    response = canvas.open_registration(browser, registration_url(tool))
+    response = hosted_canvas.open_registration(browser, registration_url(tool))
     assert_refused(response, 403, "hosted Canvas issuer", "jwks_uri", "not on Instructure's hosts")
-    assert canvas.registrations == []
+    assert hosted_canvas.registrations == []
     assert stored(tool, CANVAS_ISSUER) == []
 
 
@@ -193,6 +228,30 @@ def test_canvas_refusal_422_is_readable(tool: Tool, canvas: RegistrationPlatform
     canvas.registration_answer = {"errors": [{"field": "grant_types", "message": "Must include implicit"}]}
     response = canvas.open_registration(browser, registration_url(tool))
     assert_refused(response, 502, "refused the registration: HTTP 422", "Must include implicit")
+
+
+def test_canvas_configuration_without_the_platform_token_is_refused(
+    tool: Tool, canvas: RegistrationPlatform, browser
+) -> None:
+    response = canvas.open_registration(browser, registration_url(tool), with_token=False)
+    # The configuration URL carries Canvas's token in its query; it is never shown.
+    canvas.registration_token = "other"
+    response = browser.get(
+        registration_url(tool), params={"openid_configuration": canvas.configuration_url.split("?")[0]}
+    )
+    assert_refused(response, 400, "HTTP 401")
+
+
+def test_a_referrer_that_is_not_a_web_origin_adds_nothing(tool: Tool, canvas: RegistrationPlatform, browser) -> None:
+    response = canvas.open_registration(browser, registration_url(tool), referrer="javascript:alert(1)")
+    assert response.status_code == 200, response.text
+    assert frame_ancestors(response) == {"'self'", canvas.issuer}
+
+
+def test_only_canvas_adds_the_referring_page(tool: Tool, moodle: RegistrationPlatform, browser) -> None:
+    response = moodle.open_registration(browser, registration_url(tool), referrer="https://elsewhere.example/")
+    assert response.status_code == 200, response.text
+    assert frame_ancestors(response) == {"'self'", moodle.issuer}
 
 
 # -- the one-time token ------------------------------------------------------------------------------
