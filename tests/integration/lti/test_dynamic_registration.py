@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from flask import Flask, redirect
 from sqlalchemy import select
 
 from lti.registration_views import HOSTED_CANVAS_EXTENSION
@@ -364,6 +365,28 @@ def test_incomplete_configuration_is_refused(
     response = moodle.open_registration(browser, registration_url(tool))
     assert_refused(response, 400, phrase)
     assert moodle.registrations == []
+
+
+def test_oversized_configuration_is_not_read(tool: Tool, moodle: RegistrationPlatform, browser) -> None:
+    moodle.config_overrides = {"padding": "x" * (1024 * 1024)}
+    response = moodle.open_registration(browser, registration_url(tool))
+    assert_refused(response, 400, "is larger than 1024 KB: not read")
+
+
+def test_configuration_redirect_to_another_origin_is_not_followed(tool: Tool, browser) -> None:
+    with running_registration_platform("moodle") as elsewhere:
+        redirecting = Flask("redirecting")
+
+        @redirecting.get("/openid-configuration")
+        def moved():  # type: ignore[no-untyped-def]
+            return redirect(elsewhere.configuration_url)
+
+        with serve(redirecting, free_port()) as url:
+            response = browser.get(
+                registration_url(tool), params={"openid_configuration": url + "/openid-configuration"}
+            )
+    assert_refused(response, 400, "redirects to another origin")
+    assert elsewhere.registrations == []
 
 
 def test_unreachable_configuration_is_refused(tool: Tool, browser) -> None:

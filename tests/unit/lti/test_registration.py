@@ -9,6 +9,7 @@ import click
 import pytest
 
 from lti.cli import parse_duration
+from lti.fetching import BoundedClient
 from lti.registration import (
     HOSTED_CANVAS,
     PLATFORM_CONFIGURATION,
@@ -17,6 +18,7 @@ from lti.registration import (
     RegistrationError,
     ToolUrls,
     check_configuration,
+    fetch_configuration,
     parse_registration,
     tool_registration,
 )
@@ -224,3 +226,16 @@ def test_durations(text: str, minutes: int) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(click.BadParameter):
         parse_duration(text)
+
+
+def test_production_fetches_only_https_configurations() -> None:
+    with pytest.raises(RegistrationError, match="must be https in production"):
+        fetch_configuration(
+            BoundedClient(https_only=True), "http://moodle.example.org/mod/lti/openid-configuration.php"
+        )
+
+
+@pytest.mark.parametrize("url", ["", "moodle.example.org/x", "ftp://moodle/x", "javascript:alert(1)"])
+def test_configuration_url_must_be_http(url: str) -> None:
+    with pytest.raises(RegistrationError, match="not an absolute http"):
+        fetch_configuration(BoundedClient(), url)
