@@ -94,6 +94,11 @@ class PlatformConfiguration:
     account_name: str = ""
 
     @property
+    def from_issuer_origin(self) -> bool:
+        """Served from its issuer's origin (False: a hosted Canvas issuer's, from elsewhere)."""
+        return origin(self.url) == origin(self.issuer)
+
+    @property
     def product(self) -> str:
         return self.product_family_code.lower()
 

@@ -22,6 +22,7 @@ from lti.registration import (
     ToolUrls,
     fetch_configuration,
     post_registration,
+    shown,
     tool_registration,
 )
 from lti.views import bp
@@ -80,6 +81,18 @@ def register() -> Response:
     )
     registered = post_registration(client, configuration, tool_registration(urls, configuration), registration_token)
     session = db_session()
+    existing = platforms.find_platform(session, configuration.issuer, registered.client_id)
+    if existing is not None and not configuration.from_issuer_origin:
+        # Whoever serves a hosted Canvas issuer's configuration from another origin may name any
+        # client id in its answer: it registers new clients, it does not change existing ones.
+        raise RegistrationError(
+            f"client id {registered.client_id} of {configuration.issuer} is already registered, and this "
+            f"configuration is not served from the issuer's origin ({shown(configuration_url)}): not changed",
+            "Canvas gives every registration a new client id; if this one is meant to replace the old, remove "
+            f"the old one first (`wordofmouth platform remove {configuration.issuer} --client-id "
+            f"{registered.client_id}`).",
+            status=409,
+        ).about(issuer=configuration.issuer, client_id=registered.client_id)
     spec = platforms.PlatformSpec(
         issuer=configuration.issuer,
         client_id=registered.client_id,

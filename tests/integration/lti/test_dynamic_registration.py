@@ -214,6 +214,17 @@ def test_hosted_canvas_with_the_configuration_on_the_schools_domain(
     assert stored(tool, CANVAS_ISSUER)[0]["deployment_ids"] == [hosted_canvas.deployment_id]
 
 
+def test_hosted_canvas_from_the_schools_domain_cannot_change_an_existing_client(
+    tool: Tool, hosted_canvas: RegistrationPlatform, browser
+) -> None:
+    hosted_canvas.fixed_client_id = "10000000000123"
+    assert hosted_canvas.open_registration(browser, registration_url(tool)).status_code == 200
+    hosted_canvas.returned_deployment_id = "99:forged"
+    again = hosted_canvas.open_registration(browser, registration_url(tool))
+    assert_refused(again, 409, "client id 10000000000123 of https://canvas.instructure.com is already registered")
+    assert stored(tool, CANVAS_ISSUER)[0]["deployment_ids"] == []
+
+
 def test_canvas_issuer_from_a_host_that_is_not_instructure_is_refused(
     tool: Tool, hosted_canvas: RegistrationPlatform, browser
 ) -> None:
