@@ -239,3 +239,18 @@ def test_the_canvas_guide_says_what_the_canvas_json_asks_for() -> None:
     for placement in served["extensions"][0]["settings"]["placements"]:
         title = placement["placement"].replace("_", " ").title()
         assert f"**{title}** (`" in text or f"**{title}**" in text, title
+
+
+@pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.name)
+def test_every_relative_link_in_the_guide_leads_somewhere(guide: Path) -> None:
+    text = guide_text(guide)
+    for target in re.findall(r"\]\(([^)#:\s]+)(?:#[^)]*)?\)", text):
+        assert (guide.parent / target).exists(), f"{guide.name} links to {target}, which does not exist"
+    for anchor in re.findall(r"\]\(lti\.md#([^)]+)\)", text):
+        headings = re.findall(r"^#+ (.+)$", (guide.parent / "lti.md").read_text(encoding="utf-8"), re.M)
+        slugs = {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings}
+        assert anchor in slugs, f"{guide.name} links to lti.md#{anchor}, which has no such heading"
+    for anchor in re.findall(r"\]\(#([^)]+)\)", text):
+        headings = re.findall(r"^#+ (.+)$", text, re.M)
+        slugs = {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings}
+        assert anchor in slugs, f"{guide.name} links to #{anchor}, which has no such heading"
