@@ -259,7 +259,7 @@ ADMIN_ENDPOINTS: list[tuple[str, str]] = [
     ("lti.jwks", "Public key set (JWKS) URL"),
     ("lti.canvas_config", "Canvas developer key configuration (JSON) URL"),
     # Dynamic registration needs a one-time URL (token included) unless WOM_OPEN_REGISTRATION is on.
-    ("lti.register", "Dynamic registration (`wordofmouth registration-url`)"),
+    ("lti.register", "Dynamic registration (wordofmouth registration-url)"),
     ("/admin", "Operator console"),
     ("demo.index", "Demo LMS"),
     ("healthz", "Health check"),
