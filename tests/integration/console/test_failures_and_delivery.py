@@ -200,3 +200,19 @@ def test_no_lrs_configured(app: Flask) -> None:
         assert session.scalar(select(func.count()).select_from(OutboxStatement)) == 0
     finally:
         session.close()
+
+
+def test_a_refused_dynamic_registration_is_kept(app: Flask) -> None:
+    client = app.test_client()
+    answer = client.get(
+        "/lti/register",
+        query_string={
+            "openid_configuration": "https://lms.example/conf",
+            "registration_token": "t",
+            "wom_token": "not-issued",
+        },
+    )
+    assert answer.status_code == 403
+    (failure,) = _failures(app)
+    assert failure.endpoint == "lti.register" and failure.request_id == answer.headers["X-Request-Id"]
+    assert "registration URL is not one Word of Mouth issued" in client.get("/admin/failures").text
