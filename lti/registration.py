@@ -52,7 +52,10 @@ TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 TOKEN_PARAMETER = "wom_token"  # noqa: S105 (a parameter name) our one-time token, in the URL the operator hands out
 CLIENT_NAME = "Word of Mouth"
 DESCRIPTION = "Ratings, comments and recommendations from colleagues who took the same course."
-CLAIMS = ("iss", "sub", "name", "given_name", "family_name", "email", "locale")
+# No "email": the tool does not need one (Canvas infers the privacy level from these claims, and
+# asking for email makes it propose "Public"); an operator who wants xAPI mbox actors lets the LMS
+# share emails in its own privacy settings.
+CLAIMS = ("iss", "sub", "name", "given_name", "family_name", "locale")
 REQUIRED_ENDPOINTS = ("registration_endpoint", "authorization_endpoint", "token_endpoint", "jwks_uri")
 
 # Hosted Canvas: issuer -> the origins its key set, authorization and token endpoints may be on.

@@ -118,7 +118,7 @@ def test_moodle_registers_then_launches(tool: Tool, moodle: RegistrationPlatform
     config = sent[TOOL_CONFIGURATION]
     assert config["domain"] == tool.url.removeprefix("http://")
     assert config["target_link_uri"] == tool.url + "/lti/launch"
-    assert config["claims"] == ["iss", "sub", "name", "given_name", "family_name", "email", "locale"]
+    assert config["claims"] == ["iss", "sub", "name", "given_name", "family_name", "locale"]
     assert [m["type"] for m in config["messages"]] == ["LtiResourceLinkRequest", "LtiDeepLinkingRequest"]
     logo = requests.get(sent["logo_uri"], timeout=10)
     assert logo.status_code == 200 and logo.headers["Content-Type"].startswith("image/svg+xml")
