@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import FrameLocator, Page, sync_playwright  # noqa: E402
+from flask import Flask  # noqa: E402
+from playwright.sync_api import Browser, FrameLocator, Page, sync_playwright  # noqa: E402
 
 from plugin import migrate  # noqa: E402
 from plugin.app import create_app  # noqa: E402
@@ -113,80 +117,78 @@ def shoot(page: Page, frame: FrameLocator, name: str, selector: str | None = Non
     print("saved", OUT / name)
 
 
-def _app(folder: str, port: int):  # type: ignore[no-untyped-def]
-    database_url = f"sqlite:///{folder}/screenshots.db"
-    migrate.upgrade(database_url)
-    return create_app(
-        {
-            "WOM_DATABASE_URL": database_url,
-            "WOM_INSTANCE_PATH": f"{folder}/instance",
-            "WOM_SECRET_KEY": "screenshots-only-secret-key-0123456789abcdef",
-            "WOM_BASE_URL": f"http://localhost:{port}",
-            "WOM_ENV": "development",
-            "WOM_DEMO": "1",
-            "WOM_DEMO_LMS_URL": f"http://127.0.0.1:{port}",
-        }
-    )
+@dataclass
+class DemoSite:
+    """The app with the demo LMS, served on a loopback port, and a Chromium to look at it."""
+
+    app: Flask
+    lms_url: str
+    browser: Browser
 
 
-def colleague_shots() -> None:
-    """The colleague widgets need an organisation with a history: the demo seed's."""
-    with tempfile.TemporaryDirectory() as folder:
-        port = free_port()
-        app = _app(folder, port)
-        result = app.test_cli_runner().invoke(args=["demo", "seed"])
-        assert result.exit_code == 0, result.output
-        with serve(app, port, host="127.0.0.1"), sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            # The seeded course page is long: the recommendations come last, far down.
-            context = browser.new_context(viewport={"width": 760, "height": 9000}, device_scale_factor=1)
-            page = context.new_page()
-            frame = launch(page, f"http://127.0.0.1:{port}", "ada")
-            shoot(page, frame, "colleagues-learner.png", "[data-widget='colleagues']")
-            shoot(page, frame, "recommendations-learner.png", "[data-widget='recommendations']")
-            browser.close()
-        app.extensions["wordofmouth.engine"].dispose()
-
-
-def main() -> None:
-    colleague_shots()
+@contextmanager
+def demo_site(seed: bool = False) -> Iterator[DemoSite]:
+    """A throw-away SQLite database, the app on a free port (the LMS on 127.0.0.1, the tool on
+    localhost: two sites, as in a real LMS) and Chromium; ``seed`` runs ``wordofmouth demo seed``."""
     with tempfile.TemporaryDirectory() as folder:
         database_url = f"sqlite:///{folder}/screenshots.db"
         migrate.upgrade(database_url)
         port = free_port()
-        lms_url, tool_url = f"http://127.0.0.1:{port}", f"http://localhost:{port}"
+        lms_url = f"http://127.0.0.1:{port}"
         app = create_app(
             {
                 "WOM_DATABASE_URL": database_url,
                 "WOM_INSTANCE_PATH": f"{folder}/instance",
                 "WOM_SECRET_KEY": "screenshots-only-secret-key-0123456789abcdef",
-                "WOM_BASE_URL": tool_url,
+                "WOM_BASE_URL": f"http://localhost:{port}",
                 "WOM_ENV": "development",
                 "WOM_DEMO": "1",
                 "WOM_DEMO_LMS_URL": lms_url,
             }
         )
-        with serve(app, port, host="127.0.0.1"), sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            # Tall viewports: Chromium paints a cross-site iframe only where it is on screen.
-            context = browser.new_context(viewport={"width": 760, "height": 4000}, device_scale_factor=1)
-            page = context.new_page()
-            fill_course(page, lms_url)
+        if seed:
+            result = app.test_cli_runner().invoke(args=["demo", "seed"])
+            assert result.exit_code == 0, result.output
+        try:
+            with serve(app, port, host="127.0.0.1"), sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+                try:
+                    yield DemoSite(app, lms_url, browser)
+                finally:
+                    browser.close()
+        finally:
+            app.extensions["wordofmouth.engine"].dispose()
 
-            frame = launch(page, lms_url, "ada")
-            shoot(page, frame, "ratings-learner.png", "[data-widget='ratings']")
-            shoot(page, frame, "comments-learner.png", "[data-widget='comments']")
 
-            frame = launch(page, lms_url, "ines")
-            shoot(page, frame, "moderation-instructor.png", "[data-widget='moderation']")
+def colleague_shots() -> None:
+    """The colleague widgets need an organisation with a history: the demo seed's."""
+    with demo_site(seed=True) as site:
+        # The seeded course page is long: the recommendations come last, far down.
+        page = site.browser.new_context(viewport={"width": 760, "height": 9000}, device_scale_factor=1).new_page()
+        frame = launch(page, site.lms_url, "ada")
+        shoot(page, frame, "colleagues-learner.png", "[data-widget='colleagues']")
+        shoot(page, frame, "recommendations-learner.png", "[data-widget='recommendations']")
 
-            # The iframe at a phone's width.
-            phone = browser.new_context(viewport={"width": 375, "height": 4000}, device_scale_factor=1)
-            small = phone.new_page()
-            frame = launch(small, lms_url, "ada")
-            shoot(small, frame, "widgets-375px.png")
-            browser.close()
-        app.extensions["wordofmouth.engine"].dispose()
+
+def main() -> None:
+    colleague_shots()
+    with demo_site() as site:
+        lms_url = site.lms_url
+        # Tall viewports: Chromium paints a cross-site iframe only where it is on screen.
+        page = site.browser.new_context(viewport={"width": 760, "height": 4000}, device_scale_factor=1).new_page()
+        fill_course(page, lms_url)
+
+        frame = launch(page, lms_url, "ada")
+        shoot(page, frame, "ratings-learner.png", "[data-widget='ratings']")
+        shoot(page, frame, "comments-learner.png", "[data-widget='comments']")
+
+        frame = launch(page, lms_url, "ines")
+        shoot(page, frame, "moderation-instructor.png", "[data-widget='moderation']")
+
+        # The iframe at a phone's width.
+        small = site.browser.new_context(viewport={"width": 375, "height": 4000}, device_scale_factor=1).new_page()
+        frame = launch(small, lms_url, "ada")
+        shoot(small, frame, "widgets-375px.png")
 
 
 if __name__ == "__main__":
