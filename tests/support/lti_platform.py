@@ -218,6 +218,11 @@ class LmsPlatform:
         data = {k: v for k, v in data.items() if v is not None}
         return browser.post(tool_url + "/lti/login", data=data, allow_redirects=False)
 
+    @property
+    def auth_endpoint(self) -> str:
+        """Where the tool sends the browser after a login (the registered auth login URL)."""
+        return self.issuer + "/auth"
+
     def login(
         self, browser: requests.Session, tool_url: str, *, method: str = "post", **overrides: Any
     ) -> LoginRedirect:
@@ -237,7 +242,7 @@ class LmsPlatform:
             response = browser.get(tool_url + "/lti/login", params=params, allow_redirects=False)
         assert response.status_code == 302, response.text
         location = urlsplit(response.headers["Location"])
-        assert f"{location.scheme}://{location.netloc}{location.path}" == self.issuer + "/auth"
+        assert f"{location.scheme}://{location.netloc}{location.path}" == self.auth_endpoint
         query = {k: v[0] for k, v in parse_qs(location.query).items()}
         return LoginRedirect(query["state"], query["nonce"], query["redirect_uri"], query)
 

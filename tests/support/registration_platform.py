@@ -32,12 +32,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from flask import Flask, jsonify, request
 
-from tests.support.lti_platform import REMOVE, LmsPlatform, LoginRedirect
+from tests.support.lti_platform import REMOVE, LmsPlatform
 from tests.support.processes import free_port
 from tests.support.servers import serve
 
@@ -268,26 +268,6 @@ class RegistrationPlatform(LmsPlatform):
             params["registration_token"] = self.registration_token
         headers = {"Referer": referrer if referrer is not None else self.site + "/"}
         return browser.get(registration_url, params=params, headers=headers, allow_redirects=False)
-
-    def login(
-        self, browser: requests.Session, tool_url: str, *, method: str = "post", **overrides: Any
-    ) -> LoginRedirect:
-        params = {
-            "iss": self.issuer,
-            "login_hint": "user-1",
-            "target_link_uri": tool_url + "/lti/launch",
-            "lti_message_hint": "resource-link-1",
-            "client_id": self.client_id,
-            "lti_deployment_id": self.deployment_id,
-        }
-        params.update(overrides)
-        params = {k: v for k, v in params.items() if v is not None}
-        response = browser.post(tool_url + "/lti/login", data=params, allow_redirects=False)
-        assert response.status_code == 302, response.text
-        location = urlsplit(response.headers["Location"])
-        assert f"{location.scheme}://{location.netloc}{location.path}" == self.auth_endpoint
-        query = {k: v[0] for k, v in parse_qs(location.query).items()}
-        return LoginRedirect(query["state"], query["nonce"], query["redirect_uri"], query)
 
 
 @contextmanager
