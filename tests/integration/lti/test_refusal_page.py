@@ -59,5 +59,5 @@ def test_the_refusal_page_is_translated(tool: Tool, lms: LmsPlatform, browser) -
     assert response.status_code == 403
     assert 'lang="en"' in response.text  # the technical reason stays English, marked as such
     assert "Word of Mouth konnte hier nicht geöffnet werden" in response.text
-    assert "geben Sie diesen Code Ihrer LMS-Administration" in response.text
-    assert "give this code" not in response.text
+    assert "nennen Sie Ihrer LMS-Administration diesen Code" in response.text
+    assert "tell your LMS administrator" not in response.text
