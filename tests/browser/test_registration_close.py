@@ -48,17 +48,17 @@ def moodle() -> Iterator[RegistrationPlatform]:
 def test_done_closes_the_lms_dialog(page, tool: RunningTool, moodle: RegistrationPlatform) -> None:
     page.goto(f"{moodle.site}/admin/register-tool?url={quote(tool.one_time_url(), safe='')}")
     frame = page.frame_locator("#registration")
-    frame.get_by_role("heading", name="Word of Mouth is registered").wait_for(timeout=15_000)
+    frame.get_by_role("heading", name="Word of Mouth is registered").wait_for(timeout=30_000)
     assert frame.locator("#wom-client-id").inner_text() == moodle.client_id
     frame.get_by_role("button", name="Done").click()
-    page.get_by_text(f"closed by {tool.url}").wait_for(timeout=5_000)
+    page.get_by_text(f"closed by {tool.url}").wait_for(timeout=30_000)
 
 
 def test_another_site_cannot_frame_the_registration_page(page, tool: RunningTool, moodle: RegistrationPlatform) -> None:
     query = {"openid_configuration": moodle.configuration_url, "registration_token": moodle.registration_token}
     target = f"{tool.one_time_url()}&{urlencode(query)}"
     with framing_site(target) as elsewhere:
-        with page.expect_console_message(lambda m: "frame-ancestors" in m.text, timeout=15_000):
+        with page.expect_console_message(lambda m: "frame-ancestors" in m.text, timeout=30_000):
             page.goto(elsewhere)
         page.get_by_role("heading", name="Elsewhere").wait_for()
         assert page.frame_locator("#target").get_by_role("button", name="Done").count() == 0
@@ -78,6 +78,6 @@ def test_canvas_dialog_on_another_domain_than_its_configuration(
     assert canvas.site != canvas.config_origin
     page.goto(f"{canvas.site}/admin/register-tool?url={quote(tool.one_time_url(), safe='')}")
     frame = page.frame_locator("#registration")
-    frame.get_by_role("heading", name="Word of Mouth is registered").wait_for(timeout=15_000)
+    frame.get_by_role("heading", name="Word of Mouth is registered").wait_for(timeout=30_000)
     frame.get_by_role("button", name="Done").click()
-    page.get_by_text(f"closed by {tool.url}").wait_for(timeout=5_000)
+    page.get_by_text(f"closed by {tool.url}").wait_for(timeout=30_000)
