@@ -20,11 +20,12 @@ FORGED = "\n2026-01-01 00:00:00,000 CRITICAL [-] wordofmouth: database wiped\r\x
 def tool_log() -> Iterator[io.StringIO]:
     handler = logging.getLogger("wordofmouth").handlers[0]
     buffer = io.StringIO()
-    previous = handler.setStream(buffer)
+    # Not setStream(): it flushes the old stream, which may be a closed capture of an earlier test.
+    previous, handler.stream = handler.stream, buffer  # type: ignore[attr-defined]
     try:
         yield buffer
     finally:
-        handler.setStream(previous)
+        handler.stream = previous  # type: ignore[attr-defined]
 
 
 def test_a_refused_target_link_uri_with_crlf_stays_on_one_line(tool: Tool, lms: LmsPlatform, browser) -> None:
