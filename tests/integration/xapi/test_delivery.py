@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from plugin.app import create_app
@@ -514,6 +514,30 @@ def test_an_id_the_lrs_holds_with_other_content_counts_as_delivered_and_the_rest
 
 
 # --- several workers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres_only
+def test_a_claim_takes_at_most_its_limit_whatever_plan_postgresql_picks(
+    backend: str, lrs_app: Flask, session: Session
+) -> None:
+    """``UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`` may run its subquery
+    again for every outer row (a nested loop, chosen once the table's statistics change, as under
+    load); rows the same UPDATE already changed are then skipped and the LIMIT is exceeded. The
+    claim must run its selection once, whatever the plan."""
+    world = make_world(session)
+    comment_many(session, world, 30)
+    claimer = lrs_app.extensions["wordofmouth.sessions"]()
+    try:
+        # The plan that exceeded the limit: a nested loop whose inner side is the subquery.
+        for setting in ("enable_hashjoin", "enable_mergejoin", "enable_material", "enable_hashagg", "enable_sort"):
+            claimer.execute(text(f"SET LOCAL {setting} = off"))
+        claimed = claim_due(claimer, utcnow(), [world.platform_a.id, world.platform_b.id], 20, timedelta(minutes=5))
+        assert len(claimed) == 20
+        claimer.commit()
+    finally:
+        claimer.close()
+    leased = [r for r in rows(session) if r.claimed_until is not None]
+    assert len(leased) == 20
 
 
 @pytest.mark.postgres_only
