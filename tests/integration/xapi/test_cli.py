@@ -482,6 +482,8 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
             lease_ends = max(r.claimed_until for r in claimed if r.claimed_until)
             doomed.popen.kill()  # SIGKILL: no cleanup of any kind
         finally:
+            if doomed.running():  # a failed assertion above: the worker still waits on the held LRS
+                doomed.popen.kill()
             killed_output = doomed.finish()
         assert doomed.popen.returncode == -signal.SIGKILL, killed_output
         assert count(db, OutboxStatement.status == OutboxStatus.DELIVERED) == 0, story(killed_output)
