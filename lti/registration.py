@@ -44,8 +44,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lti import claims
+from lti.canvas_config import COURSE_URL_SUBSTITUTION
 from lti.errors import ASK_OPERATOR, NOT_REGISTERED, LaunchError
 from lti.fetching import BoundedClient, origin
+from lti.launch import CUSTOM_COURSE_URL
 
 PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
@@ -242,7 +244,11 @@ def tool_registration(urls: ToolUrls, configuration: PlatformConfiguration) -> d
             "target_link_uri": urls.launch,
             # No substitution variable is common to Moodle and Canvas for a department; the admin
             # adds ``department=...`` (WOM_GROUP_PARAMETER) in the LMS where groups are used.
-            "custom_parameters": {},
+            # Canvas fills the course URL (as in /lti/config/canvas.json); Moodle's platform gets a
+            # course URL template when it is stored instead.
+            "custom_parameters": (
+                {CUSTOM_COURSE_URL: COURSE_URL_SUBSTITUTION} if configuration.product == "canvas" else {}
+            ),
             "claims": list(CLAIMS),
             "messages": [
                 {"type": claims.RESOURCE_LINK_REQUEST, "target_link_uri": urls.launch, "label": CLIENT_NAME},

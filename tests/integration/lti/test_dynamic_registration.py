@@ -174,6 +174,10 @@ def test_canvas_registers_then_first_launch_adds_the_deployment(
     assert frame_ancestors(response) == {"'self'", canvas.issuer, canvas.site}
     assert canvas.configuration_authorizations == [f"Bearer {canvas.registration_token}"]
     assert canvas.registrations[0]["scope"] == NRPS_SCOPE
+    tool_configuration = canvas.registrations[0]["https://purl.imsglobal.org/spec/lti-tool-configuration"]
+    assert tool_configuration["custom_parameters"] == {
+        "course_url": "${Canvas.api.baseUrl}/courses/${Canvas.course.id}"
+    }
 
     (row,) = stored(tool, canvas.issuer)
     assert row["client_id"] == canvas.client_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -157,6 +158,14 @@ def _config(scopes: tuple[str, ...] = ()) -> PlatformConfiguration:
         registration_endpoint="r",
         scopes_supported=scopes,
     )
+
+
+def test_canvas_is_asked_for_the_course_url_and_moodle_for_nothing() -> None:
+    moodle = tool_registration(URLS, _config())[TOOL_CONFIGURATION]["custom_parameters"]
+    canvas_config = dataclasses.replace(_config(), product_family_code="canvas")
+    canvas = tool_registration(URLS, canvas_config)[TOOL_CONFIGURATION]["custom_parameters"]
+    assert moodle == {}
+    assert canvas == {"course_url": "${Canvas.api.baseUrl}/courses/${Canvas.course.id}"}
 
 
 def test_tool_registration_asks_nrps_only_when_offered() -> None:
