@@ -252,7 +252,6 @@ def _register_core_views(app: Flask) -> None:
         )
 
 
-# An endpoint name, or a path ("/admin") for a page whose endpoint is named by the blueprint serving it.
 ADMIN_ENDPOINTS: list[tuple[str, str]] = [
     ("lti.login", "OIDC login (initiate login) URL"),
     ("lti.launch", "Redirect / target link URI (launches and deep linking)"),
@@ -260,29 +259,16 @@ ADMIN_ENDPOINTS: list[tuple[str, str]] = [
     ("lti.canvas_config", "Canvas developer key configuration (JSON) URL"),
     # Dynamic registration needs a one-time URL (token included) unless WOM_OPEN_REGISTRATION is on.
     ("lti.register", "Dynamic registration (wordofmouth registration-url)"),
-    ("/admin", "Operator console"),
+    ("console.overview", "Operator console"),
     ("demo.index", "Demo LMS"),
     ("healthz", "Health check"),
 ]
 
 
-def _endpoint_at(app: Flask, path: str) -> str | None:
-    """The endpoint that answers GET ``path`` (or ``path/``), if any."""
-    for rule in app.url_map.iter_rules():
-        if rule.rule in (path, path + "/") and "GET" in (rule.methods or ()) and not rule.arguments:
-            return rule.endpoint
-    return None
-
-
 def admin_urls(app: Flask) -> list[tuple[str, str]]:
     """Every URL an LMS admin needs, built from ``WOM_BASE_URL``, for the endpoints this app serves."""
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
-    found = []
-    for name, label in ADMIN_ENDPOINTS:
-        endpoint = _endpoint_at(app, name) if name.startswith("/") else (name if name in endpoints else None)
-        if endpoint is not None:
-            found.append((label, external_url(endpoint, app)))
-    return found
+    return [(label, external_url(name, app)) for name, label in ADMIN_ENDPOINTS if name in endpoints]
 
 
 def _register_adapters(app: Flask) -> None:

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from werkzeug.routing import BuildError
 
 from plugin.console import auth
 from plugin.db import utcnow
 from plugin.errors import DomainError
-from plugin.models import LaunchFailure, OutboxStatement, OutboxStatus, Platform, RegistrationToken
+from plugin.models import LaunchFailure, OutboxStatus, Platform, RegistrationToken
 from plugin.models.platform import KeyStatus
 from plugin.services import delivery_health, launch_failures, platforms, registration_tokens, tool_keys
 from plugin.web import CONTENT_SECURITY_POLICY, db_session, external_url, get_settings
@@ -236,7 +236,9 @@ def overview() -> tuple[str, int]:
     day_ago = utcnow() - timedelta(days=1)
     all_platforms = platforms.list_platforms(session)
     keys = {key.status: key for key in tool_keys.list_keys(session) if key.status != KeyStatus.RETIRED}
-    outbox = dict(session.execute(select(OutboxStatement.status, func.count()).group_by(OutboxStatement.status)).all())
+    outbox: Counter[OutboxStatus] = Counter()
+    for group in delivery_health.outbox_counts(session):
+        outbox[group.status] += group.count
     unused_tokens = session.scalar(
         select(func.count())
         .select_from(RegistrationToken)
@@ -252,8 +254,8 @@ def overview() -> tuple[str, int]:
         platform_count=len(all_platforms),
         disabled_count=sum(1 for p in all_platforms if not p.enabled),
         active_key=keys.get(KeyStatus.ACTIVE),
-        pending=int(outbox.get(OutboxStatus.PENDING.value, 0)),
-        failed=int(outbox.get(OutboxStatus.FAILED.value, 0)),
+        pending=outbox[OutboxStatus.PENDING],
+        failed=outbox[OutboxStatus.FAILED],
         unused_tokens=unused_tokens or 0,
         failures_today=failures_today or 0,
         newest_failure=newest_failure[0] if newest_failure else None,
@@ -481,7 +483,7 @@ def keys() -> tuple[str, int]:
         grace_days=tool_keys.RETIRED_KEY_GRACE.days,
         now=utcnow(),
         grace=tool_keys.RETIRED_KEY_GRACE,
-        jwks_url=_url_of("lti.jwks"),
+        jwks_url=external_url("lti.jwks"),
     )
 
 
@@ -515,19 +517,9 @@ def delivery() -> tuple[str, int]:
 # --- registration URLs ---------------------------------------------------------------------------
 
 
-def _url_of(endpoint: str) -> str | None:
-    try:
-        return external_url(endpoint)
-    except BuildError:
-        return None
-
-
 def registration_url(token: str) -> str:
     """The URL an LMS admin pastes into the LMS: ``/lti/register?wom_token=...`` under the base URL."""
-    try:
-        return external_url("lti.register", wom_token=token)
-    except BuildError:  # the registration endpoint is not part of this app (yet)
-        return f"{get_settings().base_url}/lti/register?{urlencode({'wom_token': token})}"
+    return external_url("lti.register", wom_token=token)
 
 
 def _token_rows() -> list[dict[str, Any]]:
